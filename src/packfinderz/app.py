@@ -1,0 +1,90 @@
+"""create_app(): the FastAPI application with its lifespan, middleware, error handlers and routers."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import structlog
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from packfinderz import __version__
+from packfinderz.api import include_routers
+from packfinderz.config import Settings, load_settings
+from packfinderz.health.checks import Readiness, postgres_check, redis_check
+from packfinderz.kit import migrations
+from packfinderz.kit.boot import apply_migration_policy, probe_postgres, probe_redis
+from packfinderz.kit.db import create_database
+from packfinderz.kit.errors import install_error_handlers
+from packfinderz.kit.http import RequestContextMiddleware
+from packfinderz.kit.logging import setup_logging
+from packfinderz.kit.redis import create_redis
+
+log = structlog.get_logger("api")
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Open Postgres and Redis, apply the migration policy, register readiness checks; close on exit."""
+    settings: Settings = app.state.settings
+    database = create_database(settings)
+    redis = create_redis(settings)
+    app.state.db = database
+    app.state.redis = redis
+    chain = migrations.revision_chain()
+    readiness: Readiness = app.state.readiness
+    readiness.add(postgres_check(database, chain))
+    readiness.add(redis_check(redis))
+    try:
+        url = settings.database_url
+        assert url is not None  # validated by load_settings(groups={"db", "app"})
+        await apply_migration_policy(settings, url)
+        for name, probe in (("postgres", probe_postgres(database)), ("redis", probe_redis(redis))):
+            try:
+                log.info("startup.resource_ok", resource=name, latency_ms=await probe)
+            except Exception as exc:
+                # The api keeps serving so /health/ready can say what is wrong (issue #2 decision).
+                log.error("startup.resource_unavailable", resource=name, error=type(exc).__name__)
+        log.info("api.ready", env=settings.env, instance=settings.instance, version=__version__)
+        yield
+    finally:
+        await redis.aclose()
+        await database.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application; settings are read from the environment unless given."""
+    settings = settings or load_settings({"db", "app"})
+    app = FastAPI(
+        title="PackFinderz API",
+        version=__version__,
+        description="B2B wholesale marketplace for licensed cannabis businesses.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.readiness = Readiness()
+    install_error_handlers(app)
+    app.add_middleware(
+        RequestContextMiddleware, env=settings.env, trusted_proxy_hops=settings.trusted_proxy_hops
+    )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"],
+            expose_headers=["X-PF-Token", "X-Request-Id", "Idempotent-Replayed", "Retry-After"],
+            max_age=300,
+        )
+    include_routers(app)
+    return app
+
+
+def app_factory() -> Any:
+    """Entry point for uvicorn/gunicorn workers (`packfinderz.app:app_factory`, factory mode)."""
+    settings = load_settings({"db", "app"})
+    setup_logging(settings, "api")
+    return create_app(settings)

@@ -1,0 +1,398 @@
+"""The `packfinderz` command: api, worker, migrate, dev, version (bin/* are thin shims over it)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from packfinderz import __version__
+from packfinderz.config import ConfigError, Settings, load_settings, unknown_prefixed_variables
+from packfinderz.kit import migrations
+from packfinderz.kit.logging import configure_logging, get_logger, setup_logging
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="PackFinderz backend.")
+migrate_app = typer.Typer(no_args_is_help=True, help="Schema migrations (platform.md §4).")
+app.add_typer(migrate_app, name="migrate")
+
+EXIT_UNREACHABLE = 2
+
+
+def _settings(groups: set[str], service: str) -> Settings:
+    """Load settings for a process, configure logging, and exit 1 naming every bad variable."""
+    try:
+        settings = load_settings(groups)
+    except ConfigError as exc:
+        configure_logging(service=service, env=os.environ.get("PACKFINDERZ_APP_ENV", "unknown"), instance="-")
+        get_logger("startup").error("startup.config_invalid", variables=exc.variables, problems=exc.problems)
+        print(f"packfinderz: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    setup_logging(settings, service)
+    log = get_logger("startup")
+    for name in unknown_prefixed_variables():
+        log.warning("config.unknown_variable", variable=name)
+    if not settings.is_prod and (settings.jwt_secret is None or settings.storage_signing_secret is None):
+        log.warning("config.dev_secrets_in_use", env=settings.env)
+    if settings.is_prod and settings.storage_adapter == "local" and "app" in groups:
+        log.error("startup.ephemeral_storage", message="STORAGE_ADAPTER=local loses files on dyno restart")
+    return settings
+
+
+# --- api / worker ---------------------------------------------------------------------------------
+
+
+@app.command()
+def api(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "0.0.0.0",
+    reload: Annotated[bool, typer.Option(help="Reload on code changes (dev).")] = False,
+) -> None:
+    """Serve HTTP on $PORT: uvicorn in dev/test, gunicorn with uvicorn workers in prod."""
+    settings = _settings({"db", "app"}, "api")
+    if settings.is_prod:
+        _exec_gunicorn(settings, host)
+    import uvicorn
+
+    uvicorn.run(
+        "packfinderz.app:app_factory",
+        factory=True,
+        host=host,
+        port=settings.app_port,
+        reload=reload,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=25,
+    )
+
+
+def _exec_gunicorn(settings: Settings, host: str) -> NoReturn:
+    workers = max(settings.web_concurrency, 1)
+    if workers > 1:
+        folder = Path(settings.prometheus_multiproc_dir)
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    args = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"{host}:{settings.app_port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "uvicorn_worker.UvicornWorker",
+        "--graceful-timeout",
+        "25",
+        "--timeout",
+        "30",
+        "--keep-alive",
+        "5",
+        "--access-logfile",
+        "-" if settings.log_level == "debug" else "/dev/null",
+        "packfinderz.app:app_factory()",
+    ]
+    os.execv(sys.executable, args)
+
+
+@app.command()
+def worker(
+    roles: Annotated[str | None, typer.Option(help="Comma list of roles: consumers,relay,cron.")] = None,
+) -> None:
+    """Run the worker: consumers, outbox relay and cron scheduler (PACKFINDERZ_WORKER_ROLES)."""
+    settings = _settings({"db", "app"}, "worker")
+    from packfinderz.worker.runner import UnknownRole, parse_roles, run_worker
+
+    try:
+        role_list = parse_roles(roles or settings.worker_roles)
+    except UnknownRole as exc:
+        get_logger("startup").error(
+            "startup.config_invalid", variables=["PACKFINDERZ_WORKER_ROLES"], problems=[str(exc)]
+        )
+        raise typer.Exit(1) from None
+    raise typer.Exit(asyncio.run(run_worker(settings, role_list)))
+
+
+# --- migrate --------------------------------------------------------------------------------------
+
+
+def _db_url() -> str:
+    try:
+        settings = load_settings({"db"})
+    except ConfigError as exc:
+        typer.echo(f"migrate: {exc}", err=True)
+        raise typer.Exit(1) from None
+    assert settings.database_url is not None
+    return settings.database_url
+
+
+def _run_db_command(action: str, fn: object) -> None:
+    """Run a migration step, mapping an unreachable database to exit 2 and other failures to 1."""
+    assert callable(fn)
+    try:
+        fn()
+    except (OSError, TimeoutError) as exc:
+        typer.echo(f"migrate {action}: database unreachable ({type(exc).__name__})", err=True)
+        raise typer.Exit(EXIT_UNREACHABLE) from None
+    except migrations.MigrationError as exc:
+        typer.echo(f"migrate {action}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except Exception as exc:
+        if _is_connection_error(exc):
+            typer.echo(f"migrate {action}: database unreachable ({type(exc).__name__})", err=True)
+            raise typer.Exit(EXIT_UNREACHABLE) from None
+        typer.echo(
+            f"migrate {action}: failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}", err=True
+        )
+        raise typer.Exit(1) from None
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError | TimeoutError | ConnectionError):
+            return True
+        name = type(current).__name__
+        if name in ("CannotConnectNowError", "ConnectionDoesNotExistError", "InvalidCatalogNameError"):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _current(url: str) -> str | None:
+    async def read() -> str | None:
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        engine = create_async_engine(url, connect_args={"timeout": 5})
+        try:
+            async with engine.connect() as connection:
+                return await migrations.current_revision(connection)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
+
+
+@migrate_app.command("up")
+def migrate_up() -> None:
+    """Apply every pending migration, one transaction each."""
+    url = _db_url()
+
+    def run() -> None:
+        before = migrations.status_for(_current(url))
+        if not before.pending:
+            typer.echo(f"nothing to apply: at head {before.head}")
+            return
+        migrations.upgrade(url, "head", typer.echo)
+        typer.echo(f"at head {before.head} ({len(before.pending)} applied)")
+
+    _run_db_command("up", run)
+
+
+@migrate_app.command("down")
+def migrate_down(
+    n: Annotated[int | None, typer.Argument(help="How many revisions to roll back.")] = None,
+    steps: Annotated[int, typer.Option("--steps", help="How many revisions to roll back.")] = 1,
+) -> None:
+    """Roll back the newest N revisions (default 1)."""
+    count = n if n is not None else steps
+    if count < 1:
+        typer.echo("migrate down: N must be >= 1", err=True)
+        raise typer.Exit(1)
+    url = _db_url()
+
+    def run() -> None:
+        status = migrations.status_for(_current(url))
+        if status.current is None:
+            typer.echo("nothing to roll back")
+            return
+        if status.state == "ahead":
+            raise migrations.MigrationError(f"database revision {status.current} is unknown to this code")
+        count_applied = len(status.applied)
+        target = "base" if count >= count_applied else status.applied[count_applied - count - 1]
+        migrations.downgrade(url, target, typer.echo)
+        typer.echo(f"now at {target if target != 'base' else 'base (empty schema)'}")
+
+    _run_db_command("down", run)
+
+
+@migrate_app.command("status")
+def migrate_status() -> None:
+    """List every revision as applied or pending, marking current and head."""
+    url = _db_url()
+
+    def run() -> None:
+        status = migrations.status_for(_current(url))
+        typer.echo(f"current: {status.current or 'base'}")
+        typer.echo(f"head:    {status.head or '-'}")
+        typer.echo(f"state:   {status.state}")
+        for revision in migrations.revision_chain():
+            mark = "applied" if revision in status.applied else "pending"
+            tags = [
+                t
+                for t, on in (("current", revision == status.current), ("head", revision == status.head))
+                if on
+            ]
+            typer.echo(f"  {revision}  {mark:8}{'  (' + ', '.join(tags) + ')' if tags else ''}")
+        if status.pending:
+            typer.echo(f"pending: {len(status.pending)} ({', '.join(status.pending)})")
+
+    _run_db_command("status", run)
+
+
+@migrate_app.command("version")
+def migrate_version(
+    target: Annotated[str | None, typer.Argument(help="14-digit revision to move to.")] = None,
+) -> None:
+    """Without TARGET print current and head; with TARGET migrate up or down to it."""
+    if target is not None and (
+        not migrations.REVISION_RE.match(target) or target not in migrations.revision_chain()
+    ):
+        typer.echo(f"migrate version: unknown revision {target}", err=True)
+        raise typer.Exit(1)
+    url = _db_url()
+
+    def run() -> None:
+        status = migrations.status_for(_current(url))
+        if target is None:
+            typer.echo(f"current: {status.current or 'base'}")
+            typer.echo(f"head:    {status.head or '-'}")
+            return
+        if status.current == target:
+            typer.echo(f"already at {target}")
+        elif target in status.pending:
+            migrations.upgrade(url, target, typer.echo)
+        else:
+            migrations.downgrade(url, target, typer.echo)
+        typer.echo(f"now at {target}")
+
+    _run_db_command("version", run)
+
+
+@migrate_app.command("create")
+def migrate_create(name: Annotated[str, typer.Argument(help="What the migration does.")]) -> None:
+    """Write a new empty revision after the current head."""
+    try:
+        path = migrations.create(name)
+    except migrations.MigrationError as exc:
+        typer.echo(f"migrate create: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"created migration: {path}")
+
+
+@migrate_app.command("validate")
+def migrate_validate() -> None:
+    """Check file names, revision ids and that the chain is linear with one head."""
+    try:
+        problems = migrations.validate()
+    except migrations.MigrationError as exc:
+        typer.echo(f"migrate validate: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if problems:
+        for problem in problems:
+            typer.echo(f"invalid: {problem}", err=True)
+        raise typer.Exit(1)
+    typer.echo("migration validation passed")
+
+
+# --- version / dev --------------------------------------------------------------------------------
+
+
+def git_revision() -> str | None:
+    """The deployed commit: Heroku's SOURCE_VERSION / HEROKU_SLUG_COMMIT, else `git rev-parse`."""
+    for name in ("SOURCE_VERSION", "HEROKU_SLUG_COMMIT", "GIT_REV"):
+        if os.environ.get(name):
+            return os.environ[name][:12]
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+@app.command()
+def version() -> None:
+    """Print the package version, the git revision when known, and the migration head."""
+    try:
+        head = migrations.head_revision()
+    except migrations.MigrationError:
+        head = None
+    typer.echo(f"packfinderz {__version__}")
+    typer.echo(f"revision:  {git_revision() or 'unknown'}")
+    typer.echo(f"migration head: {head or 'unknown'}")
+
+
+@app.command()
+def dev(
+    port: Annotated[int, typer.Option(help="API port.")] = 8080,
+) -> None:
+    """Run api + worker for development; start embedded Postgres and Redis when no URLs are set."""
+    from packfinderz.kit import embedded
+
+    os.environ.setdefault("PACKFINDERZ_APP_ENV", "dev")
+    os.environ.setdefault("PACKFINDERZ_AUTO_MIGRATE", "true")
+    os.environ.setdefault("PACKFINDERZ_LOG_FORMAT", "console")
+    os.environ["PORT"] = str(port)
+    base = Settings()
+    data = Path(base.embedded_dir).resolve()
+    servers: list[embedded.EmbeddedPostgres | embedded.EmbeddedRedis] = []
+    if base.database_url is None:
+        pg = embedded.start_postgres(data / "pg")
+        pg.create_database("packfinderz")
+        servers.append(pg)
+        os.environ["PACKFINDERZ_DB_DSN"] = pg.url("packfinderz")
+    if base.redis_url is None and base.redis_addr is None:
+        rd = embedded.start_redis(data / "redis")
+        servers.append(rd)
+        os.environ["PACKFINDERZ_REDIS_URL"] = rd.url()
+    settings = _settings({"db", "app"}, "dev")
+    assert settings.database_url is not None
+    log = get_logger("dev")
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        migrations.upgrade(
+            settings.database_url, "head", lambda line: log.info("migrate.revision", result=line)
+        )
+        cmd = [sys.executable, "-m", "packfinderz.cli"]
+        children.append(subprocess.Popen([*cmd, "api"]))
+        children.append(subprocess.Popen([*cmd, "worker"]))
+        typer.echo(
+            f"\nPackFinderz is starting:\n  API      http://localhost:{port}\n  docs     http://localhost:{port}/docs\n"
+            f"  ready    http://localhost:{port}/health/ready\n  data     {data}\nCtrl-C stops everything.\n"
+        )
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        typer.echo("a process exited; stopping the others", err=True)
+    except KeyboardInterrupt:
+        typer.echo("\nstopping...")
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=25)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        for server in reversed(servers):
+            server.stop()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""emit(): write an event to the outbox inside the caller's transaction (platform.md §9.2)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from packfinderz.events.registry import EventPayload, lookup
+from packfinderz.kit.http import current_request_id
+from packfinderz.models.outbox import OutboxEvent
+
+NOTIFY_CHANNEL = "pf_outbox"
+ENVELOPE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who caused an event (null for cron)."""
+
+    user_id: uuid.UUID
+    role: str
+    store_id: uuid.UUID | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "user_id": str(self.user_id),
+            "store_id": str(self.store_id) if self.store_id else None,
+            "role": self.role,
+        }
+
+
+def iso_z(moment: datetime) -> str:
+    """RFC 3339 UTC with milliseconds and a Z suffix."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def build_envelope(
+    event: EventPayload, *, event_id: uuid.UUID, occurred_at: datetime, actor: Actor | None
+) -> dict[str, Any]:
+    """The envelope published for an event (platform.md §9.3)."""
+    return {
+        "version": ENVELOPE_VERSION,
+        "event_id": str(event_id),
+        "event_type": event.event_type,
+        "occurred_at": iso_z(occurred_at),
+        "correlation_id": current_request_id(),
+        "actor": actor.as_dict() if actor else None,
+        "data": event.model_dump(mode="json"),
+    }
+
+
+async def emit(
+    session: AsyncSession,
+    event: EventPayload,
+    *,
+    actor: Actor | None = None,
+    occurred_at: datetime | None = None,
+    dedupe_key: str | None = None,
+) -> bool:
+    """Insert the event's outbox row in the session's transaction; never commits.
+
+    With a `dedupe_key`, an event already emitted under that key is not written again and False is
+    returned ("emit if absent"). The relay is woken by NOTIFY, which Postgres delivers at commit.
+    """
+    spec = lookup(event.event_type)
+    validated = spec.model.model_validate(event.model_dump())
+    event_id = uuid.uuid4()
+    envelope = build_envelope(
+        validated, event_id=event_id, occurred_at=occurred_at or datetime.now(UTC), actor=actor
+    )
+    statement = insert(OutboxEvent).values(
+        id=event_id,
+        event_type=spec.event_type,
+        aggregate_type=spec.aggregate_type,
+        aggregate_id=validated.aggregate_id(),
+        dedupe_key=dedupe_key,
+        payload=envelope,
+    )
+    if dedupe_key is not None:
+        statement = statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
+    result = await session.execute(statement.returning(OutboxEvent.id))
+    inserted = result.scalar_one_or_none() is not None
+    if inserted:
+        await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+    return inserted

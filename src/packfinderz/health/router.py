@@ -1,0 +1,81 @@
+"""GET /health/live, GET /health/ready and GET /metrics."""
+
+from __future__ import annotations
+
+import hmac
+import os
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+from pydantic import BaseModel
+
+from packfinderz.health.checks import Readiness
+from packfinderz.kit.errors import DependencyError, Unauthorized, error_body
+
+router = APIRouter(tags=["health"])
+log = structlog.get_logger("health")
+
+
+class LiveStatus(BaseModel):
+    status: str
+
+
+class LiveResponse(BaseModel):
+    data: LiveStatus
+
+
+class ReadyStatus(BaseModel):
+    status: str
+    checks: dict[str, dict[str, Any]]
+
+
+class ReadyResponse(BaseModel):
+    data: ReadyStatus
+
+
+@router.get("/health/live", response_model=LiveResponse, summary="Liveness: the process answers")
+async def live() -> dict[str, Any]:
+    return {"data": {"status": "live"}}
+
+
+@router.get(
+    "/health/ready",
+    response_model=ReadyResponse,
+    summary="Readiness: every required dependency answers",
+    responses={503: {"description": "DEPENDENCY_ERROR with the failing checks in details"}},
+)
+async def ready(request: Request) -> Any:
+    readiness: Readiness = request.app.state.readiness
+    ok, checks = await readiness.run()
+    if ok:
+        return {"data": {"status": "ready", "checks": checks}}
+    failing = [
+        name for name, result in checks.items() if result["status"] != "ok" and result.get("required", True)
+    ]
+    log.warning("health.not_ready", failing=failing)
+    error = DependencyError(",".join(failing), {"status": "not_ready", "checks": checks})
+    return JSONResponse(error_body(error.code, error.message, error.details), status_code=error.status)
+
+
+def metrics_payload() -> bytes:
+    """Prometheus exposition of this process, or of every api process in multiprocess mode."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory and os.path.isdir(directory):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+    return generate_latest()
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    token = request.app.state.settings.metrics_token
+    if token is not None:
+        given = request.headers.get("authorization", "")
+        expected = f"Bearer {token.get_secret_value()}"
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise Unauthorized("invalid metrics token")
+    return Response(metrics_payload(), media_type=CONTENT_TYPE_LATEST)

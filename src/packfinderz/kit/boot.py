@@ -1,0 +1,68 @@
+"""Startup steps shared by the api and the worker: resource probes and the hybrid migration policy."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import structlog
+from redis.asyncio import Redis
+from sqlalchemy import text
+
+from packfinderz.config import Settings
+from packfinderz.kit import migrations
+from packfinderz.kit.db import Database
+
+log = structlog.get_logger("startup")
+
+
+class StartupFailed(Exception):
+    """A startup step failed; the process exits 1."""
+
+    def __init__(self, resource: str, error: str) -> None:
+        super().__init__(f"{resource}: {error}")
+        self.resource = resource
+        self.error = error
+
+
+async def probe_postgres(database: Database) -> float:
+    """SELECT 1; returns latency in ms."""
+    started = time.perf_counter()
+    async with database.engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
+async def probe_redis(redis: Redis) -> float:
+    """PING; returns latency in ms."""
+    started = time.perf_counter()
+    await redis.ping()
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
+async def apply_migration_policy(settings: Settings, url: str) -> bool:
+    """Hybrid policy (platform.md §4.3): migrate only in dev with AUTO_MIGRATE; True when it ran.
+
+    In prod the flag is ignored with an error line; a failed dev migration raises StartupFailed.
+    """
+    if not settings.auto_migrate:
+        return False
+    if settings.env == "prod":
+        log.error(
+            "migrate.auto_disabled_in_prod",
+            message="PACKFINDERZ_AUTO_MIGRATE is ignored in prod; run `packfinderz migrate up`",
+        )
+        return False
+    if settings.env == "test":
+        log.info("migrate.auto_ignored", reason="test environment migrates its own database")
+        return False
+    started = time.perf_counter()
+    try:
+        await asyncio.to_thread(
+            migrations.upgrade, url, "head", lambda line: log.info("migrate.revision", result=line)
+        )
+    except Exception as exc:
+        log.error("startup.failed", resource="migrations", error=f"{type(exc).__name__}: {exc}"[:300])
+        raise StartupFailed("migrations", type(exc).__name__) from exc
+    log.info("migrate.auto_applied", duration_ms=round((time.perf_counter() - started) * 1000, 2))
+    return True

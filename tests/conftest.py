@@ -1,0 +1,112 @@
+"""Root fixtures: a migrated database and a clean Redis per test, the app and an HTTP client."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from redis.asyncio import Redis
+from sqlalchemy import text
+
+from packfinderz.app import create_app
+from packfinderz.config import Settings
+from packfinderz.kit.db import Database, create_database
+from packfinderz.kit.logging import configure_logging
+from packfinderz.kit.redis import create_redis
+from tests.fixtures.servers import TestServers, start_servers
+
+# Tests never read the developer's own configuration.
+for _name in list(os.environ):
+    if (_name.startswith("PACKFINDERZ_") and not _name.startswith("PACKFINDERZ_TEST_")) or _name in (
+        "DATABASE_URL",
+        "REDIS_URL",
+        "PORT",
+        "WEB_CONCURRENCY",
+        "DYNO",
+    ):
+        del os.environ[_name]
+os.environ["PACKFINDERZ_APP_ENV"] = "test"
+configure_logging(service="test", env="test", instance="test", level="warning")
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[TestServers]:
+    """This xdist worker's migrated database and Redis."""
+    found = start_servers()
+    yield found
+    for server in found.stop:
+        server.stop()
+
+
+def make_settings(servers: TestServers, **overrides: object) -> Settings:
+    """Test settings pointing at the worker's servers; cheap Argon2 unless a test overrides it."""
+    values: dict[str, object] = {
+        "app_env": "test",
+        "db_dsn": servers.db_url,
+        "redis_url": servers.redis_url,
+        "argon_memory_kb": 1024,
+        "argon_time": 1,
+        "argon_parallelism": 1,
+        "db_pool_size": 5,
+        "db_max_overflow": 20,
+        "dyno": f"test-{servers.worker}",
+        "storage_local_dir": f".packfinderz/test/storage-{servers.worker}",
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def clean(servers: TestServers) -> TestServers:
+    """Empty every table (but alembic_version) and the worker's Redis database before the test."""
+    database = create_database(make_settings(servers))
+    try:
+        async with database.transaction() as session:
+            if servers.tables:
+                await session.execute(text(f"TRUNCATE {', '.join(servers.tables)} RESTART IDENTITY CASCADE"))
+    finally:
+        await database.dispose()
+    redis = Redis.from_url(servers.redis_url)
+    try:
+        await redis.flushdb()
+    finally:
+        await redis.aclose()
+    return servers
+
+
+@pytest.fixture
+def settings(clean: TestServers) -> Settings:
+    return make_settings(clean)
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[Database]:
+    """A Database for direct reads and writes in tests (separate from the app's pool)."""
+    database = create_database(settings)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+async def redis(settings: Settings) -> AsyncIterator[Redis]:
+    client = create_redis(settings)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """The application with its lifespan running."""
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
