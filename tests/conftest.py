@@ -50,6 +50,10 @@ def make_settings(servers: TestServers, **overrides: object) -> Settings:
         "argon_memory_kb": 1024,
         "argon_time": 1,
         "argon_parallelism": 1,
+        # Auth rate limits off by default (window 0) so suites can sign in freely; tests/identity turns
+        # them on explicitly.
+        "auth_rate_limit_login_window": 0,
+        "auth_rate_limit_register_window": 0,
         "db_pool_size": 5,
         "db_max_overflow": 20,
         "dyno": f"test-{servers.worker}",

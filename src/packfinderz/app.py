@@ -13,14 +13,19 @@ from fastapi.middleware.cors import CORSMiddleware
 from packfinderz import __version__
 from packfinderz.api import include_routers
 from packfinderz.config import Settings, load_settings
-from packfinderz.health.checks import Readiness, postgres_check, redis_check
+from packfinderz.events.registry import TOPICS
+from packfinderz.health.checks import Check, Readiness, postgres_check, redis_check
 from packfinderz.kit import migrations
 from packfinderz.kit.boot import apply_migration_policy, probe_postgres, probe_redis
 from packfinderz.kit.db import create_database
 from packfinderz.kit.errors import install_error_handlers
 from packfinderz.kit.http import RequestContextMiddleware
+from packfinderz.kit.idempotency import IdempotencyMiddleware
 from packfinderz.kit.logging import setup_logging
+from packfinderz.kit.openapi import install_openapi
 from packfinderz.kit.redis import create_redis
+from packfinderz.kit.storage import create_storage, probe_storage
+from packfinderz.kit.transport import create_transport, probe_transport
 
 log = structlog.get_logger("api")
 
@@ -33,15 +38,26 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     redis = create_redis(settings)
     app.state.db = database
     app.state.redis = redis
+    storage = create_storage(settings)
+    app.state.storage = storage
     chain = migrations.revision_chain()
     readiness: Readiness = app.state.readiness
     readiness.add(postgres_check(database, chain))
     readiness.add(redis_check(redis))
+    events = create_transport(settings, topics=TOPICS)
+    app.state.events = events
+    readiness.add(Check("events", events.probe, timeout=5.0))
+    readiness.add(Check("storage", storage.probe, timeout=5.0))
     try:
         url = settings.database_url
         assert url is not None  # validated by load_settings(groups={"db", "app"})
         await apply_migration_policy(settings, url)
-        for name, probe in (("postgres", probe_postgres(database)), ("redis", probe_redis(redis))):
+        for name, probe in (
+            ("postgres", probe_postgres(database)),
+            ("redis", probe_redis(redis)),
+            ("events", probe_transport(events)),
+            ("storage", probe_storage(storage)),
+        ):
             try:
                 log.info("startup.resource_ok", resource=name, latency_ms=await probe)
             except Exception as exc:
@@ -50,6 +66,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info("api.ready", env=settings.env, instance=settings.instance, version=__version__)
         yield
     finally:
+        await events.close()
         await redis.aclose()
         await database.dispose()
 
@@ -66,6 +83,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.readiness = Readiness()
     install_error_handlers(app)
+    install_openapi(app)
+    # Innermost: settles idempotency claims with the final (post-commit) response (kit/idempotency.py).
+    app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(
         RequestContextMiddleware, env=settings.env, trusted_proxy_hops=settings.trusted_proxy_hops
     )

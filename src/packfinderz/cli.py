@@ -15,13 +15,21 @@ from typing import Annotated, NoReturn
 import typer
 
 from packfinderz import __version__
+from packfinderz.auth.cli import users_app
+from packfinderz.catalog.cli import seed as seed_command
 from packfinderz.config import ConfigError, Settings, load_settings, unknown_prefixed_variables
+from packfinderz.cron.cli import cron_app
+from packfinderz.events.cli import outbox_app
 from packfinderz.kit import migrations
 from packfinderz.kit.logging import configure_logging, get_logger, setup_logging
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="PackFinderz backend.")
 migrate_app = typer.Typer(no_args_is_help=True, help="Schema migrations (platform.md §4).")
 app.add_typer(migrate_app, name="migrate")
+app.add_typer(outbox_app, name="outbox")
+app.add_typer(cron_app, name="cron")
+app.add_typer(users_app, name="users")
+app.command("seed")(seed_command)
 
 EXIT_UNREACHABLE = 2
 
@@ -32,8 +40,8 @@ def _settings(groups: set[str], service: str) -> Settings:
         settings = load_settings(groups)
     except ConfigError as exc:
         configure_logging(service=service, env=os.environ.get("PACKFINDERZ_APP_ENV", "unknown"), instance="-")
+        # One line naming every bad variable (never a value), then exit before anything starts.
         get_logger("startup").error("startup.config_invalid", variables=exc.variables, problems=exc.problems)
-        print(f"packfinderz: {exc}", file=sys.stderr)
         raise typer.Exit(1) from None
     setup_logging(settings, service)
     log = get_logger("startup")
@@ -60,16 +68,22 @@ def api(
         _exec_gunicorn(settings, host)
     import uvicorn
 
-    uvicorn.run(
-        "packfinderz.app:app_factory",
-        factory=True,
-        host=host,
-        port=settings.app_port,
-        reload=reload,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=25,
-    )
+    try:
+        uvicorn.run(
+            "packfinderz.app:app_factory",
+            factory=True,
+            host=host,
+            port=settings.app_port,
+            reload=reload,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=25,
+        )
+    except SystemExit as exc:
+        # uvicorn exits 3 when the lifespan fails (startup.failed is already logged); ours is exit 1.
+        if exc.code:
+            raise typer.Exit(1) from None
+        raise
 
 
 def _exec_gunicorn(settings: Settings, host: str) -> NoReturn:
@@ -97,6 +111,9 @@ def _exec_gunicorn(settings: Settings, host: str) -> NoReturn:
         "5",
         "--access-logfile",
         "-" if settings.log_level == "debug" else "/dev/null",
+        "--logger-class",
+        "packfinderz.kit.gunicorn_logging.JsonLogger",
+        "--no-control-socket",  # unused, and it needs a writable home directory
         "packfinderz.app:app_factory()",
     ]
     os.execv(sys.executable, args)
@@ -242,7 +259,7 @@ def migrate_status() -> None:
                 for t, on in (("current", revision == status.current), ("head", revision == status.head))
                 if on
             ]
-            typer.echo(f"  {revision}  {mark:8}{'  (' + ', '.join(tags) + ')' if tags else ''}")
+            typer.echo(f"  {revision}  {mark:8}{'  (' + ', '.join(tags) + ')' if tags else ''}".rstrip())
         if status.pending:
             typer.echo(f"pending: {len(status.pending)} ({', '.join(status.pending)})")
 
@@ -333,9 +350,35 @@ def version() -> None:
     typer.echo(f"migration head: {head or 'unknown'}")
 
 
+@app.command("config-table")
+def config_table(
+    write: Annotated[
+        Path | None, typer.Option(help="Replace the table between the config-table markers of this file.")
+    ] = None,
+) -> None:
+    """Print the configuration table (Markdown) generated from config.py, or write it into a file."""
+    from packfinderz.config_table import render_config_table, with_table
+
+    table = render_config_table()
+    if write is None:
+        typer.echo(table, nl=False)
+        return
+    try:
+        write.write_text(with_table(write.read_text(), table))
+    except (OSError, ValueError) as exc:
+        typer.echo(f"config-table: {write}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"updated {write}")
+
+
+def _raise_keyboard_interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 @app.command()
 def dev(
     port: Annotated[int, typer.Option(help="API port.")] = 8080,
+    seed: Annotated[bool, typer.Option(help="Seed the demo marketplace on first start.")] = True,
 ) -> None:
     """Run api + worker for development; start embedded Postgres and Redis when no URLs are set."""
     from packfinderz.kit import embedded
@@ -344,26 +387,34 @@ def dev(
     os.environ.setdefault("PACKFINDERZ_AUTO_MIGRATE", "true")
     os.environ.setdefault("PACKFINDERZ_LOG_FORMAT", "console")
     os.environ["PORT"] = str(port)
+    # Ctrl-C and SIGTERM (timeout, process managers) both end in the cleanup below, also when started
+    # in the background, where SIGINT arrives ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     base = Settings()
     data = Path(base.embedded_dir).resolve()
     servers: list[embedded.EmbeddedPostgres | embedded.EmbeddedRedis] = []
-    if base.database_url is None:
-        pg = embedded.start_postgres(data / "pg")
-        pg.create_database("packfinderz")
-        servers.append(pg)
-        os.environ["PACKFINDERZ_DB_DSN"] = pg.url("packfinderz")
-    if base.redis_url is None and base.redis_addr is None:
-        rd = embedded.start_redis(data / "redis")
-        servers.append(rd)
-        os.environ["PACKFINDERZ_REDIS_URL"] = rd.url()
-    settings = _settings({"db", "app"}, "dev")
-    assert settings.database_url is not None
-    log = get_logger("dev")
     children: list[subprocess.Popen[bytes]] = []
     try:
+        if base.database_url is None:
+            pg = embedded.start_postgres(data / "pg")
+            servers.append(pg)
+            pg.create_database("packfinderz")
+            os.environ["PACKFINDERZ_DB_DSN"] = pg.url("packfinderz")
+        if base.redis_url is None and base.redis_addr is None:
+            rd = embedded.start_redis(data / "redis")
+            servers.append(rd)
+            os.environ["PACKFINDERZ_REDIS_URL"] = rd.url()
+        settings = _settings({"db", "app"}, "dev")
+        assert settings.database_url is not None
+        log = get_logger("dev")
         migrations.upgrade(
             settings.database_url, "head", lambda line: log.info("migrate.revision", result=line)
         )
+        if seed:
+            from packfinderz.catalog.cli import run_demo
+
+            run_demo(settings)
         cmd = [sys.executable, "-m", "packfinderz.cli"]
         children.append(subprocess.Popen([*cmd, "api"]))
         children.append(subprocess.Popen([*cmd, "worker"]))
@@ -377,6 +428,9 @@ def dev(
     except KeyboardInterrupt:
         typer.echo("\nstopping...")
     finally:
+        # a second Ctrl-C must not cut the cleanup short and leave servers behind
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for child in children:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
@@ -391,7 +445,12 @@ def dev(
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    try:
+        app()
+    except migrations.MigrationError as exc:
+        # e.g. a broken revision chain: one line for the operator, not a traceback
+        print(f"packfinderz: {exc}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -240,6 +240,11 @@ class Settings(BaseSettings):
     gcs_bucket_name: OptStr = Field(None, description="GCS bucket of private media kinds.")
     gcs_public_bucket_name: OptStr = Field(None, description="Public-read GCS bucket of public kinds.")
     gcs_notification_subscription: OptStr = Field(None, description="Pub/Sub subscription of GCS events.")
+    storage_emulator_host: OptStr = Field(
+        None,
+        validation_alias=_env("STORAGE_EMULATOR_HOST"),
+        description="GCS emulator URL (e.g. http://localhost:9023); anonymous calls, no credentials needed.",
+    )
 
     # --- Warehouse / analytics ---
     warehouse_adapter: Annotated[Literal["postgres", "bigquery"], BeforeValidator(_lower)] = Field(
@@ -372,8 +377,12 @@ class Settings(BaseSettings):
             variables.append(var)
             messages.append(f"{var} {message}")
 
-        if "db" in groups and self.database_url is None:
-            flag("PACKFINDERZ_DB_DSN", "is required (or DATABASE_URL, or DB_HOST/DB_USER/DB_NAME)")
+        if "db" in groups:
+            try:
+                if self.database_url is None:
+                    flag("PACKFINDERZ_DB_DSN", "is required (or DATABASE_URL, or DB_HOST/DB_USER/DB_NAME)")
+            except ValueError:
+                flag(_variable_for("db_dsn"), "must be a postgres:// or postgresql:// URL")
         if "app" not in groups:
             return variables, messages
         if self.app_env is None:
@@ -442,10 +451,9 @@ def _split(value: str) -> list[str]:
 def to_asyncpg_url(url: str) -> str:
     """Normalise postgres:// and postgresql:// URLs to SQLAlchemy's asyncpg form."""
     scheme, sep, rest = url.partition("://")
-    if not sep:
-        raise ValueError("database URL must contain a scheme")
-    if scheme in ("postgres", "postgresql", "postgresql+asyncpg"):
-        url = f"postgresql+asyncpg://{rest}"
+    if not sep or scheme not in ("postgres", "postgresql", "postgresql+asyncpg"):
+        raise ValueError("database URL must start with postgres:// or postgresql://")
+    url = f"postgresql+asyncpg://{rest}"
     # asyncpg takes ssl=, not sslmode=
     return url.replace("sslmode=", "ssl=")
 
@@ -473,22 +481,33 @@ def unknown_prefixed_variables(environ: dict[str, str] | None = None) -> list[st
     )
 
 
+def _variable_for(location: str) -> str:
+    """The variable behind a validation error: of the field's names, the first one that is set."""
+    # pydantic reports the first alias whichever was given: PACKFINDERZ_APP_PORT=x would blame PORT.
+    present = {key.upper() for key in os.environ}
+    for field_name, info in Settings.model_fields.items():
+        alias = info.validation_alias
+        names = (
+            [str(choice) for choice in alias.choices]
+            if isinstance(alias, AliasChoices)
+            else [ENV_PREFIX + field_name.upper()]
+        )
+        if location == field_name or location in names:
+            return next((name for name in names if name.upper() in present), names[0])
+    return location if location.isupper() else ENV_PREFIX + location.upper()
+
+
 def load_settings(groups: set[str] | None = None, **overrides: Any) -> Settings:
     """Read the environment and validate the given groups (`db`, `app`); raise ConfigError listing all."""
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
-        names = env_var_names()
         variables: list[str] = []
         messages: list[str] = []
         for error in exc.errors():
-            field = str(error["loc"][0]) if error["loc"] else "?"
-            var = next(
-                (n for n, info in names.items() if info is Settings.model_fields.get(field)),
-                field if field.isupper() else ENV_PREFIX + field.upper(),
-            )
+            var = _variable_for(str(error["loc"][0]) if error["loc"] else "?")
             variables.append(var)
-            messages.append(f"{var} {error['msg']}")
+            messages.append(f"{var} {error['msg'].removeprefix('Value error, ')}")
         raise ConfigError(variables, messages) from None
     variables, messages = settings.problems(groups or set())
     if variables:

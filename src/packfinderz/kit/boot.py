@@ -62,7 +62,9 @@ async def apply_migration_policy(settings: Settings, url: str) -> bool:
             migrations.upgrade, url, "head", lambda line: log.info("migrate.revision", result=line)
         )
     except Exception as exc:
-        log.error("startup.failed", resource="migrations", error=f"{type(exc).__name__}: {exc}"[:300])
+        # One short line: SQLAlchemy appends the whole failing statement to its message.
+        reason = (str(exc).splitlines() or [""])[0]
+        log.error("startup.failed", resource="migrations", error=f"{type(exc).__name__}: {reason}"[:300])
         raise StartupFailed("migrations", type(exc).__name__) from exc
     log.info("migrate.auto_applied", duration_ms=round((time.perf_counter() - started) * 1000, 2))
     return True

@@ -123,7 +123,9 @@ def validation_details(errors: Any) -> dict[str, str]:
     """Field map `{dotted.path: message}` from pydantic errors (first message per field wins)."""
     details: dict[str, str] = {}
     for error in errors:
-        details.setdefault(_field_path(tuple(error.get("loc", ()))), _field_message(error))
+        # A JSON syntax error's loc ends with a character offset, which is not a field.
+        loc = ("body",) if error.get("type") == "json_invalid" else tuple(error.get("loc", ()))
+        details.setdefault(_field_path(loc), _field_message(error))
     return details
 
 

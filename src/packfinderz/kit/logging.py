@@ -6,6 +6,7 @@ import logging
 import re
 import sys
 from collections.abc import Mapping, MutableMapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -21,12 +22,13 @@ _SECRET_KEY_RE = re.compile(
     r"nonce|card|cvv|cvc|dsn|credentials|signed_url|temporary_password)",
     re.IGNORECASE,
 )
-# Values that look like secrets wherever they appear: JWTs, bearer tokens, signed URL query strings,
-# and passwords inside connection URLs.
+# Values that look like secrets wherever they appear: JWTs, bearer tokens, signed URL query strings and
+# `password=...` pairs (also in exception messages and libpq DSNs), and passwords inside connection URLs.
 _JWT_RE = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
 _BEARER_RE = re.compile(r"(?i)bearer\s+[A-Za-z0-9._~+/=-]+")
-_SIGNED_QUERY_RE = re.compile(
-    r"(?i)([?&](sig|signature|x-goog-signature|x-goog-credential|expires|token)=)[^&\s\"']*"
+_SECRET_PAIR_RE = re.compile(
+    r"(?i)(\b(sig|signature|x-goog-signature|x-goog-credential|expires|token|access_token|refresh_token|"
+    r"password|passwd|pwd|secret|api_key|apikey|key)=)[^&\s\"']*"
 )
 _URL_PASSWORD_RE = re.compile(r"(?i)([a-z][a-z0-9+.-]*://[^:/@\s]*:)([^@/\s]+)(@)")
 
@@ -36,7 +38,7 @@ def redact_value(value: Any) -> Any:
     if isinstance(value, str):
         value = _JWT_RE.sub(REDACTED, value)
         value = _BEARER_RE.sub("Bearer " + REDACTED, value)
-        value = _SIGNED_QUERY_RE.sub(lambda m: m.group(1) + REDACTED, value)
+        value = _SECRET_PAIR_RE.sub(lambda m: m.group(1) + REDACTED, value)
         return _URL_PASSWORD_RE.sub(lambda m: m.group(1) + REDACTED + m.group(3), value)
     if isinstance(value, Mapping):
         return {k: (REDACTED if _is_secret_key(k) else redact_value(v)) for k, v in value.items()}
@@ -58,6 +60,12 @@ def redact_processor(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> M
             event_dict[key] = REDACTED
         else:
             event_dict[key] = redact_value(event_dict[key])
+    return event_dict
+
+
+def _timestamp(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    # RFC 3339 UTC with milliseconds (platform.md §6); structlog's strftime only offers microseconds.
+    event_dict["timestamp"] = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     return event_dict
 
 
@@ -83,16 +91,23 @@ def configure_logging(
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
-        structlog.processors.TimeStamper(fmt="%Y-%m-%dT%H:%M:%S.%fZ", utc=True),
+        _timestamp,
         add_static,
         drop_warning_stacks,
     ]
     renderer: Any
     if fmt == "console":
-        renderer = structlog.dev.ConsoleRenderer(colors=False)
+        # plain tracebacks: the rich formatter would print local variables, which may hold secrets
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
         tail: list[Any] = [redact_processor, renderer]
     else:
-        tail = [structlog.processors.dict_tracebacks, redact_processor, structlog.processors.JSONRenderer()]
+        # Structured stacks without frame locals (structlog shows them by default; they may hold secrets).
+        tracebacks = structlog.processors.ExceptionRenderer(
+            structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+        )
+        tail = [tracebacks, redact_processor, structlog.processors.JSONRenderer()]
     structlog.configure(
         processors=[*shared, structlog.processors.StackInfoRenderer(), *tail],
         wrapper_class=structlog.make_filtering_bound_logger(log_level),

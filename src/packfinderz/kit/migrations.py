@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,14 +57,33 @@ def script_directory() -> ScriptDirectory:
     return ScriptDirectory.from_config(alembic_config())
 
 
+@contextmanager
+def _chain_errors() -> Iterator[None]:
+    # Alembic reports a broken chain as a UserWarning followed by a bare KeyError (or a CommandError
+    # for several heads); operators get one MigrationError instead of a traceback.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        try:
+            yield
+        except MigrationError:
+            raise
+        except Exception as exc:
+            raise MigrationError(
+                f"the migration files do not form one chain ({type(exc).__name__}: {exc}); "
+                "run `packfinderz migrate validate`"
+            ) from None
+
+
 def head_revision() -> str | None:
     """The newest revision shipped with this code."""
-    return script_directory().get_current_head()
+    with _chain_errors():
+        return script_directory().get_current_head()
 
 
 def revision_chain() -> list[str]:
     """Every shipped revision from oldest to newest."""
-    return [s.revision for s in reversed(list(script_directory().walk_revisions()))]
+    with _chain_errors():
+        return [s.revision for s in reversed(list(script_directory().walk_revisions()))]
 
 
 @dataclass(frozen=True)
@@ -168,6 +189,8 @@ def validate(folder: Path | None = None) -> list[str]:
         revision, down = module.get("revision"), module.get("down_revision")
         if revision != prefix:
             problems.append(f"{path.name}: revision {revision!r} must equal the file prefix {prefix}")
+        if "down_revision" not in module:
+            problems.append(f"{path.name}: down_revision is missing (None only for the first revision)")
         if not {"upgrade", "downgrade"} <= module.get("__functions__", set()):
             problems.append(f"{path.name}: upgrade() and downgrade() are both required")
         if not isinstance(revision, str):

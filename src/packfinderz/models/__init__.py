@@ -1,6 +1,48 @@
 """Every ORM table; importing this package registers them all on Base.metadata (Alembic reads it)."""
 
+from packfinderz.models.audit import AuditLog
 from packfinderz.models.base import Base
+from packfinderz.models.cart import CartItem, CartRecord, CartVendorGroup
+from packfinderz.models.catalog import (
+    CatalogVersion,
+    InventoryItem,
+    Product,
+    ProductMedia,
+    ProductVolumeDiscount,
+)
+from packfinderz.models.delivery import OrderAssignment
+from packfinderz.models.identity import Store, StoreMembership, User
+from packfinderz.models.ledger import LedgerEvent
+from packfinderz.models.licenses import License
+from packfinderz.models.media import Media, MediaAttachment
+from packfinderz.models.notifications import AdminNotification, Notification
+from packfinderz.models.orders import OrderLineItem, PaymentIntent, VendorOrder
 from packfinderz.models.outbox import OutboxDLQ, OutboxEvent
 
-__all__ = ["Base", "OutboxDLQ", "OutboxEvent"]
+__all__ = [
+    "AdminNotification",
+    "AuditLog",
+    "Base",
+    "CartItem",
+    "CartRecord",
+    "CartVendorGroup",
+    "CatalogVersion",
+    "InventoryItem",
+    "LedgerEvent",
+    "License",
+    "Media",
+    "MediaAttachment",
+    "Notification",
+    "OutboxDLQ",
+    "OrderAssignment",
+    "OrderLineItem",
+    "OutboxEvent",
+    "PaymentIntent",
+    "Product",
+    "ProductMedia",
+    "ProductVolumeDiscount",
+    "Store",
+    "StoreMembership",
+    "User",
+    "VendorOrder",
+]

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import structlog
+from prometheus_client import Counter
 from redis.asyncio import Redis
 
 from packfinderz import __version__
@@ -22,12 +23,14 @@ from packfinderz.kit import migrations
 from packfinderz.kit.boot import StartupFailed, apply_migration_policy, probe_postgres, probe_redis
 from packfinderz.kit.db import Database, create_database
 from packfinderz.kit.redis import create_redis
+from packfinderz.worker.http import WorkerHttp
 
 log = structlog.get_logger("worker")
 
 SHUTDOWN_GRACE_SECONDS = 20.0
 SCHEMA_RECHECK_SECONDS = 30.0
 KNOWN_ROLES = ("consumers", "relay", "cron")
+HEARTBEATS = Counter("packfinderz_worker_heartbeats_total", "Worker heartbeats written")
 
 
 def heartbeat_key(instance: str) -> str:
@@ -108,7 +111,17 @@ class Worker:
         redis = create_redis(self.settings)
         ctx = WorkerContext(self.settings, database, redis, self.instance, self.stop)
         tasks: list[asyncio.Task[None]] = []
+        http: WorkerHttp | None = None
         try:
+            port = self.settings.worker_metrics_port
+            if port is not None:
+                # Served from the start so liveness and metrics answer while dependencies are awaited.
+                try:
+                    http = await WorkerHttp.start(self.settings, port)
+                except OSError as exc:
+                    log.error("startup.failed", resource="worker_http", error=f"port {port}: {exc.strerror}")
+                    return 1
+                log.info("worker.http_listening", port=port)
             if not await self._wait_for_dependencies(database, redis):
                 return 0
             url = self.settings.database_url
@@ -119,6 +132,9 @@ class Worker:
                 return 1
             if not await self._schema_gate(database):
                 return 0
+            from packfinderz.worker.roles import register_roles
+
+            register_roles()
             role_objects = [ROLE_FACTORIES[name](ctx) for name in self.roles if name in ROLE_FACTORIES]
             log.info(
                 "worker.ready",
@@ -133,6 +149,8 @@ class Worker:
             await self._shutdown(tasks, heartbeat)
             return 1 if crashed else 0
         finally:
+            if http is not None:
+                await http.stop()
             with contextlib.suppress(Exception):
                 await redis.delete(heartbeat_key(self.instance))
             await redis.aclose()
@@ -168,8 +186,18 @@ class Worker:
         """No role starts while the database is behind head; recheck every 30 s."""
         chain = migrations.revision_chain()
         while not self.stop.is_set():
-            async with database.engine.connect() as connection:
-                current = await migrations.current_revision(connection)
+            try:
+                async with database.engine.connect() as connection:
+                    current = await migrations.current_revision(connection)
+            except Exception as exc:
+                log.error(
+                    "worker.dependency_unavailable",
+                    resource="postgres",
+                    error=type(exc).__name__,
+                    retry_in_seconds=SCHEMA_RECHECK_SECONDS,
+                )
+                await self._sleep(SCHEMA_RECHECK_SECONDS)
+                continue
             status = migrations.status_for(current, chain)
             if status.state != "pending":
                 return True
@@ -226,10 +254,12 @@ class Worker:
             "version": __version__,
             "at": datetime.now(UTC).isoformat(),
             "last_error": ctx.last_error,
+            "counters": dict(ctx.counters),
         }
         for role in roles:
             body.update(role.heartbeat_fields())
         log.info("worker.heartbeat", **body)
+        HEARTBEATS.inc()
         try:
             await ctx.redis.set(
                 heartbeat_key(self.instance), json.dumps(body, default=str), ex=max(int(interval * 3), 1)

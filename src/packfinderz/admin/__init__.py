@@ -1,0 +1,1 @@
+"""Admin store management (identity.md §9.1)."""

@@ -1,0 +1,1 @@
+"""Ad attribution tokens (money-ads-analytics.md §2)."""

@@ -1,0 +1,1 @@
+"""Audit log: append-only record of security- and money-relevant actions (identity.md §16)."""

@@ -1,0 +1,28 @@
+"""Buyer eligibility for cart, checkout and retry (commerce.md §3): a buyer store whose KYC is verified."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from packfinderz.auth.deps import BuyerStore, StoreCtx
+from packfinderz.config import Settings
+from packfinderz.kit.errors import Forbidden
+
+
+async def _verified_buyer(ctx: BuyerStore) -> StoreCtx:
+    if ctx.kyc_status != "verified":
+        raise Forbidden("buyer verification required")
+    return ctx
+
+
+VerifiedBuyer = Annotated[StoreCtx, Depends(_verified_buyer)]
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+AppSettings = Annotated[Settings, Depends(_settings)]

@@ -1,0 +1,674 @@
+"""Catalog SQL: products, tiers, gallery, inventory, the vendor gate query and the search pages."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ColumnElement,
+    DateTime,
+    Float,
+    FromClause,
+    Integer,
+    Numeric,
+    Select,
+    Text,
+    and_,
+    bindparam,
+    case,
+    cast,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY, insert
+from sqlalchemy.dialects.postgresql import UUID as PgUUID
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from packfinderz.catalog.search import Filters, ListRequest, SortCursor, tsquery_text
+from packfinderz.models.catalog import (
+    CatalogVersion,
+    InventoryItem,
+    Product,
+    ProductMedia,
+    ProductVolumeDiscount,
+)
+from packfinderz.models.identity import Store
+from packfinderz.models.media import READABLE_STATUSES, Media
+
+# 110 574 m is the shortest length of a degree of latitude: the box never excludes what the exact
+# distance admits (commerce.md §5.1).
+METRES_PER_DEGREE_LAT = 110_574.0
+
+P = Product.__table__
+INV = InventoryItem.__table__
+
+
+@dataclass(frozen=True)
+class VisibleVendor:
+    """A vendor a buyer may see, with its distance from the buyer and its catalog version."""
+
+    id: uuid.UUID
+    distance_m: float
+    version: int
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose products a list covers.
+
+    Buyer browse: the active products of `vendor_ids` (all in `state`). Store scope: one store's
+    products, inactive ones included when `include_inactive` (the vendor's own table).
+    """
+
+    state: str
+    vendor_ids: Sequence[uuid.UUID] = ()
+    distances: Sequence[float] = ()
+    store_id: uuid.UUID | None = None
+    include_inactive: bool = False
+
+
+# Planner settings for the list queries of this transaction (set_config(..., true) = SET LOCAL):
+# - custom plans: prepared statements switch to a generic plan after five runs, but the best plan here
+#   depends on the values (a tsquery, a SKU prefix, how many vendors are visible, a price range) and a
+#   generic one can be orders of magnitude slower;
+# - no JIT: compiling costs tens of milliseconds, more than these queries ever run.
+_SEARCH_PLANNING = select(
+    func.set_config("plan_cache_mode", "force_custom_plan", True),
+    func.set_config("jit", "off", True),
+)
+
+
+async def search_planning(session: AsyncSession) -> None:
+    """Plan the transaction's list queries for their actual values (see _SEARCH_PLANNING)."""
+    await session.execute(_SEARCH_PLANNING)
+
+
+# --- the buyer gate --------------------------------------------------------------------------------
+
+
+def _gate_statement() -> Select[Any]:
+    lat, lng = bindparam("lat", type_=Float), bindparam("lng", type_=Float)
+    distance = func.pf_distance_m(Store.lat, Store.lng, lat, lng, type_=Float)
+    return (
+        select(Store.id, distance.label("distance_m"), func.coalesce(CatalogVersion.version, 0))
+        .outerjoin(CatalogVersion, CatalogVersion.store_id == Store.id)
+        .where(
+            Store.type == "vendor",
+            Store.kyc_status == "verified",
+            Store.subscription_active,
+            Store.address_state == bindparam("state", type_=Text),
+            or_(
+                Store.delivery_radius_meters == 0,
+                and_(
+                    func.abs(Store.lat - lat) <= Store.delivery_radius_meters / METRES_PER_DEGREE_LAT,
+                    distance <= Store.delivery_radius_meters,
+                ),
+            ),
+        )
+        .order_by(distance, Store.id)
+    )
+
+
+_GATE = _gate_statement()
+
+
+async def visible_vendors(session: AsyncSession, state: str, lat: float, lng: float) -> list[VisibleVendor]:
+    """Vendors passing the gate of commerce.md §3 for a buyer at (lat, lng) in `state`, nearest first."""
+    rows = await session.execute(_GATE, {"state": state, "lat": lat, "lng": lng})
+    return [VisibleVendor(r[0], r[1], r[2]) for r in rows]
+
+
+# --- product lists ---------------------------------------------------------------------------------
+# A list statement is built once per *shape* (scope kind, sort, which filters are set, text or not,
+# cursor or not) and cached; every value travels as a bind parameter.
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What decides the SQL of a list statement."""
+
+    store_scope: bool
+    include_inactive: bool
+    filters: frozenset[str]
+    text: bool
+    words: bool
+    sort: str = "newest"
+    cursor: bool = False
+
+
+_FILTERS: dict[str, Callable[[], ColumnElement[bool]]] = {
+    "category": lambda: P.c.category == bindparam("category", type_=Text),
+    "classification": lambda: P.c.classification == bindparam("classification", type_=Text),
+    "price_min_cents": lambda: P.c.price_cents >= bindparam("price_min_cents", type_=BigInteger),
+    "price_max_cents": lambda: P.c.price_cents <= bindparam("price_max_cents", type_=BigInteger),
+    # A null percent never matches a bound (SQL comparisons with null are not true).
+    "thc_min": lambda: P.c.thc_percent >= bindparam("thc_min", type_=Numeric(5, 2)),
+    "thc_max": lambda: P.c.thc_percent <= bindparam("thc_max", type_=Numeric(5, 2)),
+    "cbd_min": lambda: P.c.cbd_percent >= bindparam("cbd_min", type_=Numeric(5, 2)),
+    "cbd_max": lambda: P.c.cbd_percent <= bindparam("cbd_max", type_=Numeric(5, 2)),
+    "has_promo": lambda: P.c.has_promo == bindparam("has_promo", type_=Boolean),
+    "vendor_store_id": lambda: P.c.store_id == bindparam("vendor_store_id", type_=PgUUID()),
+}
+_CURSOR_KEY_TYPES: dict[str, Any] = {
+    "newest": DateTime(timezone=True),
+    "price_asc": BigInteger(),
+    "price_desc": BigInteger(),
+    "distance": Float(),
+    "relevance": Float(),
+}
+DESCENDING = frozenset({"newest", "price_desc", "relevance"})
+
+
+def _shape(scope: Scope, filters: Filters, sort: str = "newest", cursor: bool = False) -> _Shape:
+    present = frozenset(name for name in _FILTERS if getattr(filters, name) is not None)
+    return _Shape(
+        store_scope=scope.store_id is not None,
+        include_inactive=scope.include_inactive,
+        filters=present,
+        text=filters.q is not None,
+        words=bool(filters.words),
+        sort=sort,
+        cursor=cursor,
+    )
+
+
+def _params(scope: Scope, filters: Filters, request: ListRequest | None = None) -> dict[str, Any]:
+    values: dict[str, Any] = {"state": scope.state}
+    if scope.store_id is not None:
+        values["store_id"] = scope.store_id
+    else:
+        values["vendor_ids"] = list(scope.vendor_ids)
+    values.update({name: getattr(filters, name) for name in _FILTERS if getattr(filters, name) is not None})
+    if filters.q is not None:
+        values["q"] = filters.q
+        values["tsq_scoped"] = tsquery_text(filters.words, scope.state)
+        values["tsq_plain"] = tsquery_text(filters.words)
+    if request is not None:
+        values["fetch"] = request.limit + 1
+        if request.sort == "distance":
+            values["distances"] = list(scope.distances)
+            values.setdefault("vendor_ids", list(scope.vendor_ids))
+        if request.cursor is not None:
+            values["cursor_key"] = request.cursor.key
+            values["cursor_id"] = request.cursor.id
+    return values
+
+
+def _sku_prefix() -> ColumnElement[bool]:
+    """lower(sku) starts with lower(q), written as the range the SKU index answers directly.
+
+    The upper bound appends U+10FFFF (the largest code point), so it only misses SKUs that continue
+    with that unassigned character. Range operators (unlike LIKE) stay indexable with a bound
+    parameter and let the planner see that the index bitmap already decided the condition.
+    """
+    low = func.lower(bindparam("q", type_=Text))
+    return and_(
+        func.lower(P.c.sku).op("~>=~")(low),
+        func.lower(P.c.sku).op("~<~")(low.op("||")(func.chr(0x10FFFF))),
+    )
+
+
+def _text_match(shape: _Shape) -> list[ColumnElement[bool]]:
+    """`q` (commerce.md §5.2): every token as a prefix in the document, or the whole q as a SKU prefix.
+
+    Two equivalent conditions: the state-scoped one is what the indexes answer (GIN or SKU prefix,
+    ORed in one bitmap); the plain one is cheap to check on each fetched row.
+    """
+    sku = _sku_prefix()
+    if not shape.words:
+        return [sku]
+    scoped = func.pf_scoped_tsv(P.c.vendor_state, P.c.search_tsv).op("@@")(
+        cast(bindparam("tsq_scoped", type_=Text), TSQUERY)
+    )
+    plain = P.c.search_tsv.op("@@")(cast(bindparam("tsq_plain", type_=Text), TSQUERY))
+    return [or_(scoped, sku), or_(plain, sku)]
+
+
+def _rank(shape: _Shape) -> ColumnElement[float]:
+    """ts_rank_cd of the tokens, plus 1.0 for an exact SKU or 0.5 for a SKU prefix."""
+    sku, q = func.lower(P.c.sku), func.lower(bindparam("q", type_=Text))
+    bonus = case((sku == q, literal(1.0)), (func.starts_with(sku, q), literal(0.5)), else_=literal(0.0))
+    if not shape.words:
+        return cast(bonus, Float)
+    text_rank = func.ts_rank_cd(P.c.search_tsv, cast(bindparam("tsq_plain", type_=Text), TSQUERY))
+    return cast(text_rank, Float) + bonus
+
+
+def _own_rows(shape: _Shape) -> list[ColumnElement[bool]]:
+    """The scope's rows matching the column filters, the visible-vendor set apart."""
+    conditions: list[ColumnElement[bool]] = [P.c.vendor_state == bindparam("state", type_=Text)]
+    if shape.store_scope:
+        conditions.append(P.c.store_id == bindparam("store_id", type_=PgUUID()))
+    if not shape.include_inactive:
+        conditions.append(P.c.is_active)
+    return conditions + [_FILTERS[name]() for name in sorted(shape.filters)]
+
+
+def _visible(shape: _Shape, store_id: ColumnElement[uuid.UUID]) -> list[ColumnElement[bool]]:
+    if shape.store_scope:
+        return []
+    return [store_id == func.any(bindparam("vendor_ids", type_=ARRAY(PgUUID())))]
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where a list reads from: the products table, or the materialized text matches of a `q`."""
+
+    table: FromClause
+    where: list[ColumnElement[bool]]
+    columns: dict[str, ColumnElement[Any]]
+
+
+def _source(shape: _Shape) -> _Source:
+    if not shape.text:
+        keys = {"newest": P.c.created_at, "price_asc": P.c.price_cents, "price_desc": P.c.price_cents}
+        return _Source(P, _own_rows(shape) + _visible(shape, P.c.store_id), {**keys, "id": P.c.id, "store_id": P.c.store_id})
+    # Text first: the state's matches come from one index bitmap and are materialized, then the
+    # visible-vendor set filters them. Left to itself the planner would AND in a bitmap of every
+    # visible vendor's rows, which costs far more than the heap rows it saves.
+    matches = (
+        select(P.c.id, P.c.store_id, P.c.created_at, P.c.price_cents, _rank(shape).label("rank"))
+        .where(*_own_rows(shape), *_text_match(shape))
+        .cte("matches")
+        .prefix_with("MATERIALIZED")
+    )
+    columns = {
+        "newest": matches.c.created_at,
+        "price_asc": matches.c.price_cents,
+        "price_desc": matches.c.price_cents,
+        "relevance": matches.c.rank,
+        "id": matches.c.id,
+        "store_id": matches.c.store_id,
+    }
+    return _Source(matches, _visible(shape, matches.c.store_id), columns)
+
+
+def _after(shape: _Shape, key: ColumnElement[Any], row_id: ColumnElement[Any]) -> list[ColumnElement[bool]]:
+    if not shape.cursor:
+        return []
+    position = tuple_(
+        bindparam("cursor_key", type_=_CURSOR_KEY_TYPES[shape.sort]), bindparam("cursor_id", type_=PgUUID())
+    )
+    row = tuple_(key, row_id)
+    return [row < position if shape.sort in DESCENDING else row > position]
+
+
+def _page_ids(shape: _Shape) -> Select[Any]:
+    """The ids (and sort keys) of one page: limit + 1 rows, to tell whether a next page exists."""
+    if shape.sort == "distance":
+        return _distance_page(shape)
+    source = _source(shape)
+    key, row_id = source.columns[shape.sort], source.columns["id"]
+    order = (key.desc(), row_id.desc()) if shape.sort in DESCENDING else (key.asc(), row_id.asc())
+    return (
+        select(row_id.label("id"), key.label("sort_key"))
+        .select_from(source.table)
+        .where(*source.where, *_after(shape, key, row_id))
+        .order_by(*order)
+        .limit(bindparam("fetch", type_=Integer))
+    )
+
+
+def _distance_page(shape: _Shape) -> Select[Any]:
+    """Nearest vendors first, each vendor's products by id; distances come from the gate query."""
+    vendor_ids = func.unnest(bindparam("vendor_ids", type_=ARRAY(PgUUID()))).label("store_id")
+    distances = func.unnest(bindparam("distances", type_=ARRAY(Float()))).label("distance_m")
+    vendors = select(vendor_ids, distances).order_by(distances).subquery("v")
+    distance, fetch = vendors.c.distance_m, bindparam("fetch", type_=Integer)
+    if shape.text:
+        source = _source(shape)
+        row_id = source.columns["id"]
+        return (
+            select(row_id.label("id"), distance.label("sort_key"))
+            .select_from(source.table)
+            .join(vendors, vendors.c.store_id == source.columns["store_id"])
+            .where(*_after(shape, distance, row_id))
+            .order_by(distance, row_id)
+            .limit(fetch)
+        )
+    # Walk each vendor's active rows by id (one index range per vendor) in distance order: the outer
+    # rows come presorted by distance, so the walk stops as soon as the page is full.
+    inner = [*_own_rows(shape), P.c.store_id == vendors.c.store_id]
+    outer: list[ColumnElement[bool]] = []
+    if shape.cursor:
+        key = bindparam("cursor_key", type_=Float)
+        inner.append(or_(distance > key, P.c.id > bindparam("cursor_id", type_=PgUUID())))
+        outer.append(distance >= key)
+    per_vendor = select(P.c.id).where(*inner).order_by(P.c.id).limit(fetch).lateral("p")
+    return (
+        select(per_vendor.c.id, distance.label("sort_key"))
+        .select_from(vendors)
+        .join(per_vendor, true())
+        .where(*outer)
+        .order_by(distance, per_vendor.c.id)
+        .limit(fetch)
+    )
+
+
+_THUMB = ProductMedia.__table__.alias("thumb")
+_THUMB_MEDIA = Media.__table__.alias("thumb_media")
+
+
+@functools.lru_cache(maxsize=512)
+def _list_statement(shape: _Shape) -> Select[Any]:
+    """Page ids, then their summaries (inventory, thumbnail) in one statement."""
+    page = _page_ids(shape).subquery("page")
+    thumb, thumb_media = _THUMB, _THUMB_MEDIA
+    if shape.sort in DESCENDING:
+        order = (page.c.sort_key.desc(), page.c.id.desc())
+    else:
+        order = (page.c.sort_key.asc(), page.c.id.asc())
+    return (
+        select(
+            P.c.id,
+            P.c.store_id,
+            P.c.sku,
+            P.c.title,
+            P.c.subtitle,
+            P.c.brand,
+            P.c.strain,
+            P.c.category,
+            P.c.classification,
+            P.c.unit,
+            P.c.moq,
+            P.c.max_qty,
+            P.c.price_cents,
+            P.c.compare_at_price_cents,
+            P.c.thc_percent,
+            P.c.cbd_percent,
+            P.c.has_promo,
+            P.c.coa_added,
+            P.c.is_active,
+            P.c.created_at,
+            P.c.updated_at,
+            INV.c.available_qty,
+            INV.c.reserved_qty,
+            INV.c.low_stock_threshold,
+            INV.c.updated_at.label("inventory_updated_at"),
+            thumb_media.c.public_url.label("thumbnail_url"),
+            page.c.sort_key,
+        )
+        .select_from(page)
+        .join(P, P.c.id == page.c.id)
+        .outerjoin(INV, INV.c.product_id == P.c.id)
+        .outerjoin(thumb, and_(thumb.c.product_id == P.c.id, thumb.c.position == 0))
+        .outerjoin(
+            thumb_media,
+            and_(thumb_media.c.id == thumb.c.media_id, thumb_media.c.status.in_(READABLE_STATUSES)),
+        )
+        .order_by(*order)
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _count_statement(shape: _Shape) -> Select[Any]:
+    source = _source(shape)
+    return select(func.count()).select_from(source.table).where(*source.where)
+
+
+async def list_page(session: AsyncSession, scope: Scope, request: ListRequest) -> list[Row[Any]]:
+    """limit + 1 summary rows in the request's order."""
+    shape = _shape(scope, request.filters, request.sort, request.cursor is not None)
+    result = await session.execute(_list_statement(shape), _params(scope, request.filters, request))
+    return list(result.all())
+
+
+async def count(session: AsyncSession, scope: Scope, filters: Filters) -> int:
+    """Size of the whole filtered set."""
+    result = await session.execute(_count_statement(_shape(scope, filters)), _params(scope, filters))
+    return int(result.scalar_one())
+
+
+# --- one product -----------------------------------------------------------------------------------
+
+
+async def get_product(session: AsyncSession, product_id: uuid.UUID, *, lock: bool = False) -> Product | None:
+    """A product by id (any store: callers check ownership or visibility)."""
+    query = select(Product).where(Product.id == product_id)
+    if lock:
+        query = query.with_for_update()
+    return (await session.scalars(query)).one_or_none()
+
+
+@dataclass(frozen=True)
+class ProductRecord:
+    """A product with everything its DTO shows."""
+
+    product: Product
+    vendor: Store
+    inventory: InventoryItem | None
+    coa: Media | None
+    tiers: list[ProductVolumeDiscount]
+    gallery: list[tuple[ProductMedia, Media | None]]
+
+
+async def get_product_with_vendor(session: AsyncSession, product_id: uuid.UUID) -> tuple[Product, Store] | None:
+    """A product and its vendor store in one statement."""
+    row = (
+        await session.execute(
+            select(Product, Store).join(Store, Store.id == Product.store_id).where(Product.id == product_id)
+        )
+    ).one_or_none()
+    return (row[0], row[1]) if row else None
+
+
+async def product_record(session: AsyncSession, product: Product, vendor: Store) -> ProductRecord:
+    """Inventory and COA media, tiers (min_qty DESC), gallery with media (position ASC): three statements."""
+    inventory, coa = (
+        await session.execute(
+            select(InventoryItem, Media)
+            .select_from(Product)
+            .outerjoin(InventoryItem, InventoryItem.product_id == Product.id)
+            .outerjoin(Media, Media.id == Product.coa_media_id)
+            .where(Product.id == product.id)
+            .execution_options(populate_existing=True)
+        )
+    ).one()
+    tiers = list(
+        await session.scalars(
+            select(ProductVolumeDiscount)
+            .where(ProductVolumeDiscount.product_id == product.id)
+            .order_by(ProductVolumeDiscount.min_qty.desc())
+        )
+    )
+    gallery = [
+        (row[0], row[1])
+        for row in await session.execute(
+            select(ProductMedia, Media)
+            .outerjoin(Media, Media.id == ProductMedia.media_id)
+            .where(ProductMedia.product_id == product.id)
+            .order_by(ProductMedia.position)
+        )
+    ]
+    return ProductRecord(product, vendor, inventory, coa, tiers, gallery)
+
+
+async def product_id_by_sku(session: AsyncSession, store_id: uuid.UUID, sku: str) -> uuid.UUID | None:
+    """The id of the store's product with this SKU, if any."""
+    found = await session.scalar(select(Product.id).where(Product.store_id == store_id, Product.sku == sku))
+    return found
+
+
+async def insert_product(session: AsyncSession, values: dict[str, Any]) -> Product:
+    """Insert a product (its generated columns are read back)."""
+    product = Product(**values)
+    session.add(product)
+    await session.flush()
+    await session.refresh(product)
+    return product
+
+
+async def update_product(session: AsyncSession, product: Product, values: dict[str, Any]) -> Product:
+    """Apply column changes and read the row back (generated columns and updated_at change)."""
+    if values:
+        await session.execute(
+            update(Product).where(Product.id == product.id).values(**values, updated_at=func.now())
+        )
+    await session.refresh(product)
+    return product
+
+
+async def delete_product(session: AsyncSession, product_id: uuid.UUID) -> None:
+    await session.execute(delete(Product).where(Product.id == product_id))
+
+
+async def replace_tiers(
+    session: AsyncSession, store_id: uuid.UUID, product_id: uuid.UUID, tiers: Sequence[tuple[int, Any]]
+) -> None:
+    """Replace the product's volume tiers with (min_qty, discount_percent) pairs."""
+    await session.execute(delete(ProductVolumeDiscount).where(ProductVolumeDiscount.product_id == product_id))
+    if tiers:
+        await session.execute(
+            insert(ProductVolumeDiscount),
+            [
+                {"store_id": store_id, "product_id": product_id, "min_qty": q, "discount_percent": pct}
+                for q, pct in tiers
+            ],
+        )
+
+
+async def gallery_media_ids(session: AsyncSession, product_id: uuid.UUID) -> list[uuid.UUID | None]:
+    """The media ids of the product's gallery, by position."""
+    rows = await session.scalars(
+        select(ProductMedia.media_id).where(ProductMedia.product_id == product_id).order_by(ProductMedia.position)
+    )
+    return list(rows)
+
+
+async def replace_gallery(session: AsyncSession, product_id: uuid.UUID, media: Sequence[Media]) -> None:
+    """Rewrite the gallery as `media` in order (position = index; 0 is the thumbnail)."""
+    await session.execute(delete(ProductMedia).where(ProductMedia.product_id == product_id))
+    if media:
+        await session.execute(
+            insert(ProductMedia),
+            [
+                {
+                    "product_id": product_id,
+                    "media_id": m.id,
+                    "url": m.public_url,
+                    "storage_key": m.storage_key,
+                    "position": index,
+                }
+                for index, m in enumerate(media)
+            ],
+        )
+
+
+# --- inventory -------------------------------------------------------------------------------------
+
+
+async def insert_inventory(
+    session: AsyncSession, product_id: uuid.UUID, available_qty: int, low_stock_threshold: int
+) -> None:
+    await session.execute(
+        insert(InventoryItem).values(
+            product_id=product_id, available_qty=available_qty, low_stock_threshold=low_stock_threshold
+        )
+    )
+
+
+async def get_inventory(session: AsyncSession, product_id: uuid.UUID) -> InventoryItem | None:
+    return await session.get(InventoryItem, product_id, populate_existing=True)
+
+
+async def lock_inventory(session: AsyncSession, product_id: uuid.UUID) -> InventoryItem | None:
+    """The product's inventory row, locked FOR UPDATE and read fresh."""
+    return (
+        await session.scalars(
+            select(InventoryItem)
+            .where(InventoryItem.product_id == product_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).one_or_none()
+
+
+async def set_inventory(
+    session: AsyncSession, product_id: uuid.UUID, available_qty: int, low_stock_threshold: int
+) -> InventoryItem:
+    """Write the vendor's stock figures (reserved_qty is never client-set) and return the row."""
+    await session.execute(
+        insert(InventoryItem)
+        .values(product_id=product_id, available_qty=available_qty, low_stock_threshold=low_stock_threshold)
+        .on_conflict_do_update(
+            index_elements=[InventoryItem.product_id],
+            set_={
+                "available_qty": available_qty,
+                "low_stock_threshold": low_stock_threshold,
+                "updated_at": func.now(),
+            },
+        )
+    )
+    row = await session.get(InventoryItem, product_id, populate_existing=True)
+    assert row is not None
+    return row
+
+
+async def inventory_page(
+    session: AsyncSession, store_id: uuid.UUID, limit: int, cursor: SortCursor | None
+) -> list[Row[Any]]:
+    """limit + 1 of the store's inventory rows with sku and title, newest product first."""
+    where: list[ColumnElement[bool]] = [P.c.store_id == store_id]
+    if cursor is not None:
+        where.append(tuple_(P.c.created_at, P.c.id) < tuple_(literal(cursor.key), literal(cursor.id)))
+    query = (
+        select(
+            P.c.id.label("product_id"),
+            P.c.sku,
+            P.c.title,
+            P.c.is_active,
+            P.c.created_at,
+            INV.c.available_qty,
+            INV.c.reserved_qty,
+            INV.c.low_stock_threshold,
+            INV.c.updated_at,
+        )
+        .join(INV, INV.c.product_id == P.c.id)
+        .where(*where)
+        .order_by(P.c.created_at.desc(), P.c.id.desc())
+        .limit(limit + 1)
+    )
+    return list((await session.execute(query)).all())
+
+
+async def reserve(session: AsyncSession, quantities: dict[uuid.UUID, int]) -> dict[uuid.UUID, bool]:
+    """Move stock from available to reserved, product by product (commerce.md §7.3).
+
+    Rows are locked in ascending product id (the house lock order); each move is a conditional update
+    that fails (False) instead of overselling. Never read-modify-write: the condition is the guard.
+    """
+    ids = sorted(quantities)
+    await session.execute(
+        select(InventoryItem.product_id)
+        .where(InventoryItem.product_id.in_(ids))
+        .order_by(InventoryItem.product_id)
+        .with_for_update()
+    )
+    outcome: dict[uuid.UUID, bool] = {}
+    for product_id in ids:
+        qty = quantities[product_id]
+        result = await session.execute(
+            update(InventoryItem)
+            .where(InventoryItem.product_id == product_id, InventoryItem.available_qty >= qty)
+            .values(
+                available_qty=InventoryItem.available_qty - qty,
+                reserved_qty=InventoryItem.reserved_qty + qty,
+                updated_at=func.now(),
+            )
+        )
+        outcome[product_id] = result.rowcount == 1  # type: ignore[attr-defined]
+    return outcome
+

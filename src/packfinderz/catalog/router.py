@@ -1,0 +1,236 @@
+"""HTTP: vendor products and inventory, buyer browse and search, detail, storefront (commerce.md §4, §5)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Annotated, Any
+
+import pydantic_core
+from fastapi import APIRouter, Depends, Query, Request, Response
+from redis.asyncio import Redis
+
+from packfinderz.auth.deps import StoreContext, StoreCtx, VendorStore
+from packfinderz.catalog import service
+from packfinderz.catalog.schemas import (
+    Classification,
+    InventoryPut,
+    InventoryRow,
+    ProductCreate,
+    ProductDTO,
+    ProductSort,
+    ProductSummary,
+    ProductUpdate,
+)
+from packfinderz.catalog.search import Filters, ListRequest, Sort
+from packfinderz.kit.db import DbSession
+from packfinderz.kit.errors import Forbidden
+from packfinderz.kit.idempotency import idempotent
+from packfinderz.kit.openapi import DataResponse, error_responses
+from packfinderz.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageEnvelope
+from packfinderz.stores.schemas import Category
+
+router = APIRouter(tags=["catalog"])
+
+WRITER_ROLES = frozenset({"owner", "manager", "ops"})
+
+
+async def _vendor_writer(ctx: VendorStore) -> StoreCtx:
+    """A vendor store member allowed to write products and inventory (not staff)."""
+    if ctx.role not in WRITER_ROLES:
+        raise Forbidden("insufficient store role")
+    return ctx
+
+
+VendorWriter = Annotated[StoreCtx, Depends(_vendor_writer)]
+
+
+def _redis(request: Request) -> Redis:
+    redis: Redis = request.app.state.redis
+    return redis
+
+
+AppRedis = Annotated[Redis, Depends(_redis)]
+
+
+def _list_response(page: dict[str, Any]) -> Response:
+    """A list page as JSON. The service builds plain values in the ProductSummary shape (declared as
+    the route's response_model for the docs); serializing them directly skips a second validation of
+    every row on the hottest route."""
+    return Response(content=pydantic_core.to_json({"data": page}), media_type="application/json")
+Percent = Annotated[Decimal | None, Query(ge=0, le=100)]
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """The query string of a product list, parsed; the caller decides which sorts apply."""
+
+    filters: Filters
+    sort: Sort
+    limit: int
+    cursor: str | None
+
+    def request(self, *, buyer: bool) -> ListRequest:
+        return ListRequest.build(self.filters, self.sort, self.limit, self.cursor, buyer=buyer)
+
+
+def _list_query(
+    category: Annotated[Category | None, Query()] = None,
+    classification: Annotated[Classification | None, Query()] = None,
+    price_min_cents: Annotated[int | None, Query(ge=0)] = None,
+    price_max_cents: Annotated[int | None, Query(ge=0)] = None,
+    thc_min: Percent = None,
+    thc_max: Percent = None,
+    cbd_min: Percent = None,
+    cbd_max: Percent = None,
+    has_promo: Annotated[bool | None, Query()] = None,
+    vendor_store_id: Annotated[uuid.UUID | None, Query()] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=100, description="Text search (§5.2).")] = None,
+    sort: Annotated[ProductSort, Query(description="`distance`: buyers; `relevance`: needs q.")] = "newest",
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(description="Opaque cursor from the previous page.")] = None,
+) -> ListQuery:
+    filters = Filters(
+        category=category,
+        classification=classification,
+        price_min_cents=price_min_cents,
+        price_max_cents=price_max_cents,
+        thc_min=thc_min,
+        thc_max=thc_max,
+        cbd_min=cbd_min,
+        cbd_max=cbd_max,
+        has_promo=has_promo,
+        vendor_store_id=vendor_store_id,
+        q=q,
+    )
+    return ListQuery(filters, sort, limit, cursor)
+
+
+Listing = Annotated[ListQuery, Depends(_list_query)]
+RequestedState = Annotated[str | None, Query(max_length=2, description="Must be the buyer's own state.")]
+
+
+# --- vendor products -------------------------------------------------------------------------------
+
+
+@router.post(
+    "/api/v1/vendor/products",
+    status_code=201,
+    response_model=DataResponse[ProductDTO],
+    responses=error_responses(400, 401, 403, 409, 422),
+    summary="Create a product with its inventory, tiers and gallery",
+)
+@idempotent()
+async def create_product(body: ProductCreate, ctx: VendorWriter, session: DbSession) -> dict[str, Any]:
+    """Vendor owner, manager or ops. SKU taken in the store → 409."""
+    return {"data": await service.create_product(session, ctx, body)}
+
+
+@router.patch(
+    "/api/v1/vendor/products/{product_id}",
+    response_model=DataResponse[ProductDTO],
+    responses=error_responses(400, 401, 403, 404, 409),
+    summary="Update a product",
+)
+async def update_product(
+    product_id: uuid.UUID, body: ProductUpdate, ctx: VendorWriter, session: DbSession
+) -> dict[str, Any]:
+    """Omitted = unchanged, `null` clears; `volume_discounts` and `media_ids` replace their sets."""
+    return {"data": await service.update_product(session, ctx, product_id, body)}
+
+
+@router.delete(
+    "/api/v1/vendor/products/{product_id}",
+    status_code=204,
+    responses=error_responses(400, 401, 403, 404, 409, s409="CONFLICT: stock is reserved; deactivate instead."),
+    summary="Delete a product",
+)
+async def delete_product(product_id: uuid.UUID, ctx: VendorWriter, session: DbSession) -> Response:
+    await service.delete_product(session, ctx, product_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/api/v1/vendor/products",
+    response_model=PageEnvelope[ProductSummary],
+    responses=error_responses(400, 401, 403),
+    summary="The vendor's product table (inactive included), with total",
+)
+async def vendor_products(ctx: VendorStore, session: DbSession, listing: Listing) -> Response:
+    return _list_response(await service.vendor_table(session, ctx, listing.request(buyer=False)))
+
+
+# --- inventory -------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/api/v1/inventory",
+    response_model=PageEnvelope[InventoryRow],
+    responses=error_responses(400, 401, 403),
+    summary="The vendor's inventory rows, newest product first",
+)
+async def inventory(
+    ctx: VendorStore,
+    session: DbSession,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query()] = None,
+) -> dict[str, Any]:
+    items, next_cursor = await service.inventory_list(session, ctx, limit, cursor)
+    return {"data": {"items": items, "next_cursor": next_cursor}}
+
+
+@router.put(
+    "/api/v1/inventory/{product_id}",
+    response_model=DataResponse[InventoryRow],
+    responses=error_responses(400, 401, 403, 404, 409, 422),
+    summary="Set a product's sellable stock",
+)
+@idempotent()
+async def put_inventory(
+    product_id: uuid.UUID, body: InventoryPut, ctx: VendorWriter, session: DbSession
+) -> dict[str, Any]:
+    """`available_qty` is sellable stock, net of reservations; crossing the threshold notifies the store."""
+    return {"data": await service.put_inventory(session, ctx, product_id, body)}
+
+
+# --- browse, detail, storefront --------------------------------------------------------------------
+
+
+@router.get(
+    "/api/v1/products",
+    response_model=PageEnvelope[ProductSummary],
+    responses=error_responses(400, 401, 403, 422),
+    summary="Browse and search products, with total",
+)
+async def browse(
+    ctx: StoreContext, session: DbSession, redis: AppRedis, listing: Listing, state: RequestedState = None
+) -> Response:
+    """Buyers: active products of visible vendors in their state; vendors: their own products."""
+    request = listing.request(buyer=ctx.store_type == "buyer")
+    return _list_response(await service.browse(session, redis, ctx, request, state))
+
+
+@router.get(
+    "/api/v1/products/{product_id}",
+    response_model=DataResponse[ProductDTO],
+    responses=error_responses(400, 401, 403, 404),
+    summary="One product",
+)
+async def product_detail(product_id: uuid.UUID, ctx: StoreContext, session: DbSession) -> dict[str, Any]:
+    """Buyers get 404 for hidden vendors or inactive products (never 403); vendors read only their own."""
+    return {"data": await service.product_detail(session, ctx, product_id)}
+
+
+@router.get(
+    "/api/v1/stores/{store_id}/products",
+    response_model=PageEnvelope[ProductSummary],
+    responses=error_responses(400, 401, 403, 404, 422),
+    summary="A vendor's storefront, with total",
+)
+async def storefront(
+    store_id: uuid.UUID, ctx: StoreContext, session: DbSession, listing: Listing, state: RequestedState = None
+) -> Response:
+    """The vendor sees everything; any other store is the buyer context of the gate (hidden → 404)."""
+    request = listing.request(buyer=store_id != ctx.store_id)
+    return _list_response(await service.storefront(session, ctx, store_id, request, state))

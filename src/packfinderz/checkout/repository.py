@@ -1,0 +1,202 @@
+"""Checkout SQL: the locked cart, its lines with current product facts, parties, order rows, reads."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, select, true, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from packfinderz.models.cart import CartItem, CartRecord, CartVendorGroup
+from packfinderz.models.catalog import Product
+from packfinderz.models.identity import Store
+from packfinderz.models.licenses import License
+from packfinderz.models.orders import OrderLineItem, PaymentIntent, VendorOrder
+
+
+@dataclass(frozen=True)
+class LockedCart:
+    cart: CartRecord
+    fresh: bool  # valid_until >= now(), by the database clock
+
+
+async def lock_cart(
+    session: AsyncSession, cart_id: uuid.UUID, buyer_store_id: uuid.UUID
+) -> LockedCart | None:
+    """The buyer's cart, locked FOR UPDATE (a concurrent checkout of it waits here); another's → None."""
+    row = (
+        await session.execute(
+            select(CartRecord, (CartRecord.valid_until >= func.now()).label("fresh"))
+            .where(CartRecord.id == cart_id, CartRecord.buyer_store_id == buyer_store_id)
+            .with_for_update(of=CartRecord)
+            .execution_options(populate_existing=True)
+        )
+    ).one_or_none()
+    return LockedCart(row[0], bool(row[1])) if row else None
+
+
+@dataclass(frozen=True)
+class CurrentProduct:
+    """The product as it is now (the quote's prices stay; rules and names are re-read)."""
+
+    is_active: bool
+    moq: int
+    max_qty: int
+    title: str
+    sku: str
+    category: str
+    strain: str | None
+    classification: str | None
+
+
+@dataclass(frozen=True)
+class CartLine:
+    """An `ok` cart item, the current product (None if deleted) and its vendor group's warnings/promo."""
+
+    item: CartItem
+    product: CurrentProduct | None
+    group_warnings: list[dict[str, str]]
+    group_promo: dict[str, Any] | None
+
+
+async def ok_lines(session: AsyncSession, cart_id: uuid.UUID) -> list[CartLine]:
+    """The cart's `ok` items in position order, with current product facts and group data: one statement."""
+    rows = await session.execute(
+        select(
+            CartItem,
+            Product.id.label("current_id"),
+            Product.is_active,
+            Product.moq,
+            Product.max_qty,
+            Product.title,
+            Product.sku,
+            Product.category,
+            Product.strain,
+            Product.classification,
+            CartVendorGroup.warnings,
+            CartVendorGroup.promo,
+        )
+        .outerjoin(Product, Product.id == CartItem.product_id)
+        .outerjoin(
+            CartVendorGroup,
+            and_(
+                CartVendorGroup.cart_id == CartItem.cart_id,
+                CartVendorGroup.vendor_store_id == CartItem.vendor_store_id,
+            ),
+        )
+        .where(CartItem.cart_id == cart_id, CartItem.status == "ok")
+        .order_by(CartItem.position)
+    )
+    lines = []
+    for row in rows:
+        product = None
+        if row.current_id is not None:
+            product = CurrentProduct(
+                row.is_active,
+                row.moq,
+                row.max_qty,
+                row.title,
+                row.sku,
+                row.category,
+                row.strain,
+                row.classification,
+            )
+        lines.append(CartLine(row[0], product, list(row.warnings or []), row.promo))
+    return lines
+
+
+async def parties(
+    session: AsyncSession, store_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, tuple[Store, bool]]:
+    """Stores read fresh, each with whether its licensing still holds right now.
+
+    A store whose verified licenses have all passed their expiration date is treated as unlicensed even
+    before the daily lifecycle job marks them expired (its KYC status still says verified until then).
+    """
+    current = or_(License.expiration_date.is_(None), License.expiration_date > func.now())
+    licensed = (
+        select(func.coalesce(func.bool_or(current), true()))
+        .where(License.store_id == Store.id, License.status == "verified")
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        select(Store, licensed.label("licensed"))
+        .where(Store.id.in_(list(store_ids)))
+        .execution_options(populate_existing=True)
+    )
+    return {row[0].id: (row[0], bool(row[1])) for row in rows}
+
+
+async def insert_orders(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[VendorOrder]:
+    """Insert the group's orders in one statement; order numbers and timestamps come back."""
+    orders = await session.scalars(insert(VendorOrder).returning(VendorOrder), rows)
+    return list(orders)
+
+
+async def insert_lines(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    await session.execute(insert(OrderLineItem), rows)
+
+
+async def insert_intents(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(PaymentIntent), rows)
+
+
+async def convert_cart(session: AsyncSession, cart_id: uuid.UUID, values: dict[str, Any]) -> datetime:
+    """Mark the cart converted with the checkout's details; returns converted_at."""
+    result = await session.execute(
+        update(CartRecord)
+        .where(CartRecord.id == cart_id)
+        .values(status="converted", converted_at=func.now(), updated_at=func.now(), **values)
+        .returning(CartRecord.converted_at)
+        # Nothing in the session needs refreshing: the result is built from the statement's values.
+        .execution_options(synchronize_session=False)
+    )
+    converted_at: datetime | None = result.scalar_one()
+    assert converted_at is not None
+    return converted_at
+
+
+async def orders_of(
+    session: AsyncSession, identifier: uuid.UUID, *, by_cart: bool = True
+) -> list[tuple[VendorOrder, PaymentIntent | None]]:
+    """The orders of a checkout group (or, with `by_cart`, of the cart with that id), oldest first."""
+    match = VendorOrder.checkout_group_id == identifier
+    if by_cart:
+        match = or_(match, VendorOrder.cart_id == identifier)
+    rows = await session.execute(
+        select(VendorOrder, PaymentIntent)
+        .outerjoin(PaymentIntent, PaymentIntent.order_id == VendorOrder.id)
+        .where(match)
+        .order_by(VendorOrder.created_at, VendorOrder.vendor_store_id)
+        .execution_options(populate_existing=True)
+    )
+    return [(row[0], row[1]) for row in rows]
+
+
+async def lines_of(session: AsyncSession, order_ids: Collection[uuid.UUID]) -> list[OrderLineItem]:
+    """The orders' lines, by order and position."""
+    rows = await session.scalars(
+        select(OrderLineItem)
+        .where(OrderLineItem.order_id.in_(list(order_ids)))
+        .order_by(OrderLineItem.order_id, OrderLineItem.position)
+        .execution_options(populate_existing=True)
+    )
+    return list(rows)
+
+
+async def cart_groups(session: AsyncSession, cart_id: uuid.UUID) -> list[CartVendorGroup]:
+    return list(await session.scalars(select(CartVendorGroup).where(CartVendorGroup.cart_id == cart_id)))
+
+
+async def reload_cart(session: AsyncSession, cart_id: uuid.UUID) -> CartRecord:
+    """The cart as committed now (after a savepoint rollback)."""
+    return (
+        await session.scalars(
+            select(CartRecord).where(CartRecord.id == cart_id).execution_options(populate_existing=True)
+        )
+    ).one()

@@ -1,0 +1,127 @@
+"""Checkout request, CheckoutResult and confirmation models (commerce.md §7.1, §7.5, §7.6)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, Strict, StringConstraints
+
+from packfinderz.stores.schemas import Address, AddressIn, Input
+
+Cents = Annotated[int, Strict(), Field(ge=0, le=10**9)]
+ShortText = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class ShippingLineIn(Input):
+    """Stored with the order, not priced."""
+
+    code: Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    title: ShortText
+    price_cents: Cents
+
+
+class CheckoutIn(Input):
+    cart_id: uuid.UUID
+    shipping_address: AddressIn
+    billing_address: AddressIn | None = Field(None, description="Defaults to the shipping address.")
+    payment_method: Literal["cash", "ach"] = Field(description="`ach` only when the ACH feature flag is on.")
+    shipping_line: ShippingLineIn | None = None
+    tip_cents: Cents = 0
+
+
+class CheckoutLine(BaseModel):
+    line_item_id: uuid.UUID
+    product_id: uuid.UUID | None
+    product_name: str
+    thumbnail: str | None
+    qty: int
+    unit: str
+    unit_price_cents: int
+    discount_cents: int
+    total_cents: int
+    status: Literal["pending", "fulfilled", "rejected"]
+    notes: str | None
+
+
+class CheckoutOrder(BaseModel):
+    order_id: uuid.UUID
+    order_number: int
+    vendor_store_id: uuid.UUID
+    status: str
+    subtotal_cents: int
+    discounts_cents: int
+    tax_cents: int
+    transport_fee_cents: int
+    total_cents: int
+    balance_due_cents: int
+    items: list[CheckoutLine]
+
+
+class RejectedLine(BaseModel):
+    product_id: uuid.UUID | None
+    product_name: str
+    qty: int
+    reason: str
+
+
+class RejectedVendor(BaseModel):
+    vendor_store_id: uuid.UUID
+    reason: Literal["vendor_unavailable", "insufficient_inventory"]
+    order_id: uuid.UUID | None
+    line_items: list[RejectedLine]
+    warnings: list[dict[str, str]] | None
+
+
+class CheckoutResult(BaseModel):
+    """Also the body of a replay; `vendor_orders` (every order created, rejected ones included) and
+    `rejected_vendors` are sorted by vendor_store_id."""
+
+    checkout_group_id: uuid.UUID
+    shipping_address: Address
+    billing_address: Address | None
+    payment_method: Literal["cash", "ach"]
+    shipping_line: dict[str, Any] | None
+    tip_cents: int
+    vendor_orders: list[CheckoutOrder]
+    rejected_vendors: list[RejectedVendor]
+
+
+class ConfirmationLine(CheckoutLine):
+    category: str | None
+    strain: str | None
+    classification: str | None
+    warnings: list[dict[str, str]]
+
+
+class PaymentIntentDTO(BaseModel):
+    id: uuid.UUID
+    method: Literal["cash", "ach"]
+    status: str
+    amount_cents: int
+    cash_collected_at: datetime | None
+    vendor_paid_at: datetime | None
+    failure_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ConfirmationOrder(CheckoutOrder):
+    items: list[ConfirmationLine]  # type: ignore[assignment]
+    payment_status: str | None
+    fulfillment_status: str
+    shipping_status: str
+    warnings: list[dict[str, str]] | None
+    promo: dict[str, Any] | None
+    payment_intent: PaymentIntentDTO | None
+    active_assignment: dict[str, Any] | None = Field(
+        None, description="The order's active delivery assignment (orders lifecycle)."
+    )
+    created_at: datetime
+
+
+class Confirmation(BaseModel):
+    checkout_group_id: uuid.UUID
+    cart_id: uuid.UUID | None
+    vendor_orders: list[ConfirmationOrder]

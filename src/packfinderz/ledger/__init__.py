@@ -1,0 +1,1 @@
+"""The append-only money ledger and vendor payouts (commerce.md §10)."""

@@ -1,0 +1,1 @@
+"""Stores and their members (identity.md §8)."""

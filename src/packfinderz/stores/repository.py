@@ -1,0 +1,195 @@
+"""Store and membership queries; every query takes the store id explicitly."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from packfinderz.kit.pagination import PageParams, after_cursor_desc, build_page
+from packfinderz.models.identity import Store, StoreMembership, User
+
+
+async def get_store(session: AsyncSession, store_id: uuid.UUID, *, lock: bool = False) -> Store | None:
+    """The store row (locked FOR UPDATE when asked: member changes are serialized per store)."""
+    query = select(Store).where(Store.id == store_id)
+    if lock:
+        query = query.with_for_update()
+    return (await session.scalars(query)).one_or_none()
+
+
+async def active_membership(
+    session: AsyncSession, user_id: uuid.UUID, store_id: uuid.UUID
+) -> tuple[Store, str] | None:
+    """(store, role) when the user holds an active membership in the store, else None."""
+    row = (
+        await session.execute(
+            select(Store, StoreMembership.role)
+            .join(StoreMembership, StoreMembership.store_id == Store.id)
+            .where(
+                StoreMembership.user_id == user_id,
+                StoreMembership.store_id == store_id,
+                StoreMembership.status == "active",
+            )
+        )
+    ).one_or_none()
+    return (row[0], row[1]) if row else None
+
+
+async def get_membership(
+    session: AsyncSession, store_id: uuid.UUID, user_id: uuid.UUID
+) -> StoreMembership | None:
+    """The (store, user) membership in any status."""
+    return (
+        await session.scalars(
+            select(StoreMembership).where(
+                StoreMembership.store_id == store_id, StoreMembership.user_id == user_id
+            )
+        )
+    ).one_or_none()
+
+
+async def active_stores_of(session: AsyncSession, user_id: uuid.UUID) -> list[tuple[Store, str]]:
+    """The user's active memberships as (store, role), ordered by company name then id."""
+    rows = await session.execute(
+        select(Store, StoreMembership.role)
+        .join(StoreMembership, StoreMembership.store_id == Store.id)
+        .where(StoreMembership.user_id == user_id, StoreMembership.status == "active")
+        .order_by(Store.company_name, Store.id)
+    )
+    return [(store, role) for store, role in rows.all()]
+
+
+async def activate_invitations(session: AsyncSession, user_id: uuid.UUID) -> int:
+    """Turn the user's `invited` memberships `active` (done at their next login)."""
+    result = await session.execute(
+        update(StoreMembership)
+        .where(StoreMembership.user_id == user_id, StoreMembership.status == "invited")
+        .values(status="active", updated_at=func.now())
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def touch_last_active(session: AsyncSession, store_id: uuid.UUID) -> None:
+    """Set the store's last_active_at to now (store selected at login or switch)."""
+    await session.execute(update(Store).where(Store.id == store_id).values(last_active_at=func.now()))
+
+
+async def insert_store(session: AsyncSession, **values: Any) -> Store:
+    """Insert a store and return it with its server defaults loaded."""
+    store = Store(id=uuid.uuid4(), **values)
+    session.add(store)
+    await session.flush()
+    await session.refresh(store)
+    return store
+
+
+async def insert_membership(
+    session: AsyncSession,
+    *,
+    store_id: uuid.UUID,
+    user_id: uuid.UUID,
+    role: str,
+    status: str,
+    invited_by_user_id: uuid.UUID | None = None,
+) -> StoreMembership:
+    """Insert a membership and return it with its timestamps loaded."""
+    membership = StoreMembership(
+        id=uuid.uuid4(),
+        store_id=store_id,
+        user_id=user_id,
+        role=role,
+        status=status,
+        invited_by_user_id=invited_by_user_id,
+    )
+    session.add(membership)
+    await session.flush()
+    await session.refresh(membership)
+    return membership
+
+
+async def members_page(
+    session: AsyncSession, store_id: uuid.UUID, page: PageParams
+) -> tuple[list[tuple[StoreMembership, User]], str | None]:
+    """The store's memberships with their users, newest first."""
+    query = (
+        select(StoreMembership, User)
+        .join(User, User.id == StoreMembership.user_id)
+        .where(StoreMembership.store_id == store_id)
+    )
+    after = after_cursor_desc(StoreMembership.created_at, StoreMembership.id, page.cursor)
+    if after is not None:
+        query = query.where(after)
+    query = query.order_by(StoreMembership.created_at.desc(), StoreMembership.id.desc()).limit(page.limit + 1)
+    rows = [(m, u) for m, u in (await session.execute(query)).all()]
+    items, cursor = build_page([m for m, _ in rows], page.limit)
+    return rows[: len(items)], cursor
+
+
+async def member_with_user(
+    session: AsyncSession, store_id: uuid.UUID, user_id: uuid.UUID
+) -> tuple[StoreMembership, User] | None:
+    """One membership of the store with its user."""
+    row = (
+        await session.execute(
+            select(StoreMembership, User)
+            .join(User, User.id == StoreMembership.user_id)
+            .where(StoreMembership.store_id == store_id, StoreMembership.user_id == user_id)
+        )
+    ).one_or_none()
+    return (row[0], row[1]) if row else None
+
+
+async def count_other_active_owners(session: AsyncSession, store_id: uuid.UUID, user_id: uuid.UUID) -> int:
+    """Active owners of the store other than this user."""
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(StoreMembership)
+            .where(
+                StoreMembership.store_id == store_id,
+                StoreMembership.role == "owner",
+                StoreMembership.status == "active",
+                StoreMembership.user_id != user_id,
+            )
+        )
+        or 0
+    )
+
+
+async def delete_membership(session: AsyncSession, membership_id: uuid.UUID) -> None:
+    await session.execute(delete(StoreMembership).where(StoreMembership.id == membership_id))
+
+
+async def my_stores_page(
+    session: AsyncSession, user_id: uuid.UUID, page: PageParams
+) -> tuple[list[tuple[Store, StoreMembership]], str | None]:
+    """The user's active memberships with their stores, newest membership first."""
+    query = (
+        select(Store, StoreMembership)
+        .join(StoreMembership, StoreMembership.store_id == Store.id)
+        .where(StoreMembership.user_id == user_id, StoreMembership.status == "active")
+    )
+    after = after_cursor_desc(StoreMembership.created_at, StoreMembership.id, page.cursor)
+    if after is not None:
+        query = query.where(after)
+    query = query.order_by(StoreMembership.created_at.desc(), StoreMembership.id.desc()).limit(page.limit + 1)
+    rows = [(s, m) for s, m in (await session.execute(query)).all()]
+    items, cursor = build_page([m for _, m in rows], page.limit)
+    return rows[: len(items)], cursor
+
+
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def update_store(session: AsyncSession, store: Store, changes: dict[str, Any]) -> Store:
+    """Apply column changes to a store and return it refreshed (updated_at moves)."""
+    for name, value in changes.items():
+        setattr(store, name, value)
+    store.updated_at = func.now()
+    await session.flush()
+    await session.refresh(store)
+    return store

@@ -1,0 +1,391 @@
+"""Store and member request/response models (identity.md §5, §8)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    Strict,
+    StringConstraints,
+    field_validator,
+)
+
+from packfinderz.models.identity import (
+    CATEGORIES,
+    MAX_DELIVERY_RADIUS_METERS,
+    Store,
+    StoreMembership,
+    User,
+)
+from packfinderz.models.licenses import License
+
+StoreType = Literal["buyer", "vendor"]
+MemberRole = Literal["owner", "manager", "staff", "ops"]
+Category = Literal[
+    "flower",
+    "cart",
+    "pre_roll",
+    "edible",
+    "concentrate",
+    "beverage",
+    "vape",
+    "topical",
+    "tincture",
+    "seed",
+    "seedling",
+    "accessory",
+]
+assert set(Category.__args__) == set(CATEGORIES)  # type: ignore[attr-defined]
+
+Name = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+ShortText = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Phone = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+Email = Annotated[EmailStr, StringConstraints(max_length=254)]
+Latitude = Annotated[float, Strict(), Field(ge=-90, le=90)]
+Longitude = Annotated[float, Strict(), Field(ge=-180, le=180)]
+
+
+def _two_letter_code(value: str) -> str:
+    code = value.strip().upper()
+    if len(code) != 2 or not code.isascii() or not code.isalpha():
+        raise ValueError("must be a 2-letter code")
+    return code
+
+
+CountryOrStateCode = Annotated[str, Strict(), AfterValidator(_two_letter_code)]
+Url = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+class Input(BaseModel):
+    """Base of request bodies: unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- address ------------------------------------------------------------------------------------
+
+
+class AddressIn(Input):
+    """A store address; required parts non-blank; state and country are 2-letter codes."""
+
+    line1: ShortText
+    line2: ShortText | None = None
+    city: ShortText
+    state: CountryOrStateCode
+    postal_code: Annotated[
+        str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=20)
+    ]
+    country: CountryOrStateCode = "US"
+    lat: Latitude
+    lng: Longitude
+
+    def columns(self) -> dict[str, Any]:
+        return {
+            "address_line1": self.line1,
+            "address_line2": self.line2,
+            "address_city": self.city,
+            "address_state": self.state,
+            "address_postal_code": self.postal_code,
+            "address_country": self.country,
+            "lat": self.lat,
+            "lng": self.lng,
+        }
+
+
+class Address(BaseModel):
+    line1: str
+    line2: str | None
+    city: str
+    state: str
+    postal_code: str
+    country: str
+    lat: float
+    lng: float
+
+
+# --- stores -------------------------------------------------------------------------------------
+
+
+class Social(Input):
+    """Social links of a store profile."""
+
+    twitter: Url | None = None
+    facebook: Url | None = None
+    instagram: Url | None = None
+    linkedin: Url | None = None
+    youtube: Url | None = None
+    website: Url | None = None
+
+
+class Ratings(BaseModel):
+    """Visible review histogram; `average` rounded half-up to 2 decimals, null without reviews."""
+
+    count: int
+    average: float | None
+    histogram: dict[str, int]
+
+
+class StoreOwner(BaseModel):
+    id: uuid.UUID
+    full_name: str
+    email: str
+
+
+class StoreLicense(BaseModel):
+    """A license as shown to the store's members."""
+
+    id: uuid.UUID
+    number: str
+    type: str
+    issuing_state: str
+    status: str
+    expiration_date: datetime | None
+
+
+class PublicStoreLicense(BaseModel):
+    """A verified license as shown on the public profile."""
+
+    number: str
+    type: str
+    issuing_state: str
+    expiration_date: datetime | None
+
+
+class PublicStoreDTO(BaseModel):
+    """What any store user may see of another store."""
+
+    id: uuid.UUID
+    type: StoreType
+    company_name: str
+    dba_name: str | None
+    description: str | None
+    phone: str | None
+    email: str | None
+    kyc_status: str
+    address: Address
+    delivery_radius_meters: int
+    social: dict[str, Any] | None
+    logo_url: str | None
+    banner_url: str | None
+    ratings: Ratings
+    categories: list[str]
+    badge: str | None
+    created_at: datetime
+    updated_at: datetime
+    licenses: list[PublicStoreLicense]
+
+
+class StoreDTO(BaseModel):
+    """A store as its members see it."""
+
+    id: uuid.UUID
+    type: StoreType
+    company_name: str
+    dba_name: str | None
+    description: str | None
+    phone: str | None
+    email: str | None
+    kyc_status: str
+    subscription_active: bool
+    address: Address
+    delivery_radius_meters: int
+    social: dict[str, Any] | None
+    logo_media_id: uuid.UUID | None
+    banner_media_id: uuid.UUID | None
+    logo_url: str | None
+    banner_url: str | None
+    ratings: Ratings
+    categories: list[str]
+    badge: str | None
+    billing_customer_id: str | None
+    last_active_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    owner: StoreOwner
+    licenses: list[StoreLicense]
+
+
+class StoreSummary(BaseModel):
+    """A store the caller belongs to, with their role in it."""
+
+    id: uuid.UUID
+    name: str
+    type: StoreType
+    role: MemberRole
+    logo_url: str | None
+
+
+def ratings_of(store: Store) -> Ratings:
+    """The ratings object from the stored histogram."""
+    histogram = {str(star): int((store.ratings or {}).get(str(star), 0)) for star in range(1, 6)}
+    count = sum(histogram.values())
+    average = None
+    if count:
+        total = sum(int(star) * n for star, n in histogram.items())
+        average = float((Decimal(total) / Decimal(count)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    return Ratings(count=count, average=average, histogram=histogram)
+
+
+def address_of(store: Store) -> Address:
+    return Address(
+        line1=store.address_line1,
+        line2=store.address_line2,
+        city=store.address_city,
+        state=store.address_state,
+        postal_code=store.address_postal_code,
+        country=store.address_country,
+        lat=store.lat,
+        lng=store.lng,
+    )
+
+
+def _common(store: Store) -> dict[str, Any]:
+    return {
+        "id": store.id,
+        "type": store.type,
+        "company_name": store.company_name,
+        "dba_name": store.dba_name,
+        "description": store.description,
+        "phone": store.phone,
+        "email": store.email,
+        "kyc_status": store.kyc_status,
+        "address": address_of(store),
+        "delivery_radius_meters": store.delivery_radius_meters,
+        "social": store.social,
+        "logo_url": store.logo_url,
+        "banner_url": store.banner_url,
+        "ratings": ratings_of(store),
+        "categories": list(store.categories),
+        "badge": store.badge,
+        "created_at": store.created_at,
+        "updated_at": store.updated_at,
+    }
+
+
+def store_dto(store: Store, owner: User, licenses: Sequence[License] = ()) -> StoreDTO:
+    """StoreDTO of a store, its owner and its licenses (any status)."""
+    return StoreDTO(
+        **_common(store),
+        subscription_active=store.subscription_active,
+        logo_media_id=store.logo_media_id,
+        banner_media_id=store.banner_media_id,
+        billing_customer_id=store.billing_customer_id,
+        last_active_at=store.last_active_at,
+        owner=StoreOwner(id=owner.id, full_name=f"{owner.first_name} {owner.last_name}", email=owner.email),
+        licenses=[
+            StoreLicense(
+                id=lic.id,
+                number=lic.number,
+                type=lic.type,
+                issuing_state=lic.issuing_state,
+                status=lic.status,
+                expiration_date=lic.expiration_date,
+            )
+            for lic in licenses
+        ],
+    )
+
+
+def public_store_dto(store: Store, licenses: Sequence[License] = ()) -> PublicStoreDTO:
+    """PublicStoreDTO of a store: only its verified licenses, without id and status."""
+    return PublicStoreDTO(
+        **_common(store),
+        licenses=[
+            PublicStoreLicense(
+                number=lic.number,
+                type=lic.type,
+                issuing_state=lic.issuing_state,
+                expiration_date=lic.expiration_date,
+            )
+            for lic in licenses
+            if lic.status == "verified"
+        ],
+    )
+
+
+def store_summary(store: Store, role: str) -> StoreSummary:
+    return StoreSummary(
+        id=store.id, name=store.company_name, type=store.type, role=role, logo_url=store.logo_url
+    )
+
+
+class StoreUserDTO(BaseModel):
+    """A member of the store."""
+
+    membership_id: uuid.UUID
+    store_id: uuid.UUID
+    user_id: uuid.UUID
+    email: str
+    first_name: str
+    last_name: str
+    role: MemberRole
+    membership_status: Literal["invited", "active"]
+    invited_by_user_id: uuid.UUID | None
+    last_login_at: datetime | None
+    created_at: datetime
+
+
+def store_user_dto(membership: StoreMembership, user: User) -> StoreUserDTO:
+    return StoreUserDTO(
+        membership_id=membership.id,
+        store_id=membership.store_id,
+        user_id=user.id,
+        email=user.email,
+        first_name=user.first_name,
+        last_name=user.last_name,
+        role=membership.role,
+        membership_status=membership.status,
+        invited_by_user_id=membership.invited_by_user_id,
+        last_login_at=user.last_login_at,
+        created_at=membership.created_at,
+    )
+
+
+class StoreUpdateIn(Input):
+    """PATCH /stores/me: absent = unchanged, null clears; address and type cannot change."""
+
+    company_name: ShortText | None = None
+    dba_name: ShortText | None = None
+    description: (
+        Annotated[str, Strict(), StringConstraints(strip_whitespace=True, max_length=2000)] | None
+    ) = None
+    phone: Phone | None = None
+    email: Email | None = None
+    social: Social | None = None
+    categories: list[Category] | None = None
+    delivery_radius_meters: Annotated[int, Strict(), Field(ge=0, le=MAX_DELIVERY_RADIUS_METERS)] | None = None
+    logo_media_id: uuid.UUID | None = None
+    banner_media_id: uuid.UUID | None = None
+
+    @field_validator("company_name", "delivery_radius_meters")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # Only reached when the field is sent: these columns cannot be cleared.
+        if value is None:
+            raise ValueError("may not be null")
+        return value
+
+
+class InviteIn(Input):
+    """POST /stores/me/users/invite."""
+
+    email: Email
+    first_name: Name
+    last_name: Name
+    role: MemberRole
+
+
+class InviteResult(BaseModel):
+    """The membership, and the new user's temporary password (shown once; null for existing users)."""
+
+    membership: StoreUserDTO
+    temporary_password: str | None

@@ -1,0 +1,232 @@
+"""Reliability of the event pipeline with real processes killed at the worst moments (issue #4).
+
+- A relay killed with SIGKILL in the middle of a batch loses no event, and consumers apply each once.
+- A consumer that crashes before ack gets the message again, and its guard prevents a second effect.
+(The DLQ + replay and rolled-back transaction cases are in test_relay.py; two schedulers in
+tests/cron/test_scheduler.py.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import text
+
+from packfinderz.config import Settings
+from packfinderz.events.consumer import ConsumerRunner, guard_key, load_consumers
+from packfinderz.events.outbox import emit
+from packfinderz.events.registry import TOPICS, LicenseStatusChanged
+from packfinderz.events.relay import Relay
+from packfinderz.kit.db import Database
+from packfinderz.kit.transport import Subscription, Transport, create_transport
+from packfinderz.kit.transport.redis_streams import stream_key
+from tests.fixtures.events import eventually, insert_license, insert_store, stream_entries, worker_env
+from tests.fixtures.processes import ROOT, Process
+
+EVENTS = 400
+
+
+@pytest.fixture
+async def redis_transport(fast_settings: Settings) -> AsyncIterator[Transport]:
+    opened = create_transport(fast_settings, topics=TOPICS)
+    yield opened
+    await opened.close()
+
+
+def relay_env(settings: Settings) -> dict[str, str]:
+    return worker_env(
+        settings,
+        PACKFINDERZ_OUTBOX_PUBLISH_BATCH_SIZE="25",
+        PACKFINDERZ_OUTBOX_CLAIM_LEASE="1",
+        PACKFINDERZ_OUTBOX_PUBLISH_POLL_MS="50",
+        PACKFINDERZ_LOG_LEVEL="warning",
+        PACKFINDERZ_WORKER_HEARTBEAT_SECONDS="1",
+    )
+
+
+async def scalar(db: Database, sql: str) -> int:
+    async with db.transaction() as session:
+        return int((await session.execute(text(sql))).scalar_one())
+
+
+async def consume_everything(settings: Settings, db: Database, redis: Redis, transport: Transport) -> None:
+    """Run the notifications consumer until its group has read and acked the whole stream."""
+    runner = ConsumerRunner(settings, db, redis, transport, [load_consumers()["notifications"]])
+    await runner.setup()
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop))
+
+    async def drained() -> bool:
+        groups = await redis.xinfo_groups(stream_key("notifications"))
+        group = next(g for g in groups if g["name"] == "notifications")
+        last = (await redis.xrevrange(stream_key("notifications"), count=1))[0][0]
+        return bool(group["pending"] == 0 and group["last-delivered-id"] == last)
+
+    try:
+        await eventually(drained, timeout=60, what="the consumer to drain the stream")
+    except AssertionError:
+        print("DBG groups", await redis.xinfo_groups(stream_key("notifications")))
+        print("DBG last", await redis.xrevrange(stream_key("notifications"), count=1))
+        print("DBG pending", await redis.xpending_range(stream_key("notifications"), "notifications", "-", "+", 20))
+        print("DBG len", await redis.xlen(stream_key("notifications")))
+        raise
+    finally:
+        stop.set()
+        await task
+
+
+async def test_a_relay_killed_mid_batch_loses_no_event_and_consumers_apply_each_once(
+    fast_settings: Settings, db: Database, redis: Redis, redis_transport: Transport
+) -> None:
+    store_id = await insert_store(db, "Kill Nine LLC")
+    license_id = await insert_license(db, store_id)
+    async with db.transaction() as session:
+        for _ in range(EVENTS):
+            await emit(
+                session, LicenseStatusChanged(license_id=license_id, store_id=store_id, status="verified")
+            )
+    stream = stream_key("notifications")
+    relay = Process(["worker", "--roles", "relay"], relay_env(fast_settings))
+    try:
+        await eventually(_stream_has_entries(redis, stream), what="the relay to start publishing")
+        # Hold a SHARE lock on the outbox: the relay blocks at its next UPDATE. When the stream holds
+        # more entries than rows marked published, it is blocked recording a batch the broker already
+        # acknowledged: that is the moment to kill it.
+        killed_mid_batch = False
+        async with db.engine.connect() as connection:
+            for _ in range(200):
+                transaction = await connection.begin()
+                await connection.execute(text("LOCK TABLE outbox_events IN SHARE MODE"))
+                await asyncio.sleep(0.15)
+                published = (
+                    await connection.execute(
+                        text("SELECT count(*) FROM outbox_events WHERE published_at IS NOT NULL")
+                    )
+                ).scalar_one()
+                if await redis.xlen(stream) > published:
+                    relay.signal(signal.SIGKILL)
+                    assert await relay.wait_exit(10) == -signal.SIGKILL
+                    killed_mid_batch = True
+                await transaction.rollback()
+                if killed_mid_batch or relay.popen.poll() is not None:
+                    break
+                await asyncio.sleep(random.uniform(0, 0.02))
+        assert killed_mid_batch, "could not catch the relay between publish and record"
+    finally:
+        relay.kill()
+    in_flight = await redis.xlen(stream) - await scalar(
+        db, "SELECT count(*) FROM outbox_events WHERE published_at IS NOT NULL"
+    )
+    assert in_flight > 0
+
+    restarted = Process(["worker", "--roles", "relay"], relay_env(fast_settings))
+    try:
+        await eventually(_all_published(db), timeout=60, what="the restarted relay to publish everything")
+        restarted.signal(signal.SIGTERM)
+        assert await restarted.wait_exit(20) == 0
+    finally:
+        restarted.kill()
+
+    entries = await stream_entries(redis, stream)
+    ids = [entry["event_id"] for entry in entries]
+    async with db.transaction() as session:
+        outbox_ids = {str(r.id) for r in await session.execute(text("SELECT id FROM outbox_events"))}
+    assert set(ids) == outbox_ids, "every row was published at least once"
+    assert len(ids) > len(outbox_ids), "the batch in flight at the kill was published again"
+
+    await consume_everything(fast_settings, db, redis, redis_transport)
+    assert await scalar(db, "SELECT count(*) FROM notifications") == EVENTS
+    assert await scalar(db, "SELECT count(DISTINCT id) FROM notifications") == EVENTS
+
+
+@pytest.mark.parametrize(
+    ("crash_point", "guard_after_crash", "outcome_after_restart"),
+    [("before-ack", "done", "duplicate"), ("before-guard", None, "ok")],
+)
+async def test_a_consumer_crashing_before_ack_gets_the_message_again_without_a_second_effect(
+    fast_settings: Settings,
+    db: Database,
+    redis: Redis,
+    redis_transport: Transport,
+    crash_point: str,
+    guard_after_crash: str | None,
+    outcome_after_restart: str,
+) -> None:
+    store_id = await insert_store(db, "Crashy Co")
+    license_id = await insert_license(db, store_id)
+    async with db.transaction() as session:
+        await emit(session, LicenseStatusChanged(license_id=license_id, store_id=store_id, status="pending"))
+    await Relay(fast_settings, db, redis_transport).publish_batch()
+    event_id = uuid.UUID((await stream_entries(redis, stream_key("notifications")))[0]["event_id"])
+
+    env = worker_env(
+        fast_settings,
+        PACKFINDERZ_EVENTS_REDELIVERY_IDLE="0.3",
+        PACKFINDERZ_EVENTS_MAX_DELIVERIES="5",
+        PACKFINDERZ_LOG_LEVEL="warning",
+    )
+    crashed = subprocess.run(
+        [sys.executable, "-m", "tests.events.crashing_consumer", crash_point],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert crashed.returncode == -signal.SIGKILL, crashed.stdout + crashed.stderr
+    # the side effect committed before the crash; the message was never acked
+    assert await scalar(db, "SELECT count(*) FROM notifications") == 1
+    assert await scalar(db, "SELECT count(*) FROM admin_notifications") == 1
+    assert (await redis.xpending(stream_key("notifications"), "notifications"))["pending"] == 1
+    if guard_after_crash is None:
+        await eventually(
+            _guard_gone(redis, guard_key("notifications", event_id)), what="the stale claim to expire"
+        )
+    else:
+        assert await redis.get(guard_key("notifications", event_id)) == guard_after_crash
+
+    runner = ConsumerRunner(fast_settings, db, redis, redis_transport, [load_consumers()["notifications"]])
+    outcomes: list[str] = []
+    subscription = Subscription("notifications", "notifications")
+
+    async def redeliver() -> None:
+        async for message in redis_transport.subscribe(subscription):
+            outcomes.append(await runner.process(load_consumers()["notifications"], message))
+            return
+
+    await asyncio.wait_for(redeliver(), 30)
+    assert outcomes == [outcome_after_restart]
+    assert (await redis.xpending(stream_key("notifications"), "notifications"))["pending"] == 0
+    assert await redis.get(guard_key("notifications", event_id)) == "done"
+    assert await scalar(db, "SELECT count(*) FROM notifications") == 1
+    assert await scalar(db, "SELECT count(*) FROM admin_notifications") == 1
+
+
+def _stream_has_entries(redis: Redis, stream: str):  # type: ignore[no-untyped-def]
+    async def check() -> bool:
+        return bool(await redis.xlen(stream))
+
+    return check
+
+
+def _all_published(db: Database):  # type: ignore[no-untyped-def]
+    async def check() -> bool:
+        return await scalar(db, "SELECT count(*) FROM outbox_events WHERE published_at IS NULL") == 0
+
+    return check
+
+
+def _guard_gone(redis: Redis, key: str):  # type: ignore[no-untyped-def]
+    async def check() -> bool:
+        return not await redis.exists(key)
+
+    return check
