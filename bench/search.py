@@ -6,10 +6,12 @@
 2. `packfinderz api` starts as in production (APP_ENV=prod: gunicorn, WEB_CONCURRENCY uvicorn workers)
    on a free loopback port. One buyer per state signs in.
 3. A fixed mix of list sessions (text and no text, filters, sorts; pages 1-3 following next_cursor) is
-   replayed once to warm caches, then BENCH_CLIENTS keep-alive clients loop over it for BENCH_DURATION s.
+   replayed once to warm caches; BENCH_CLIENTS keep-alive clients then loop over it.
 4. The statements the service issues for every page of the mix (membership check, planner settings,
    gate, page) are captured in-process and replayed through asyncpg, BENCH_CLIENTS connections at a
-   time, each page in one transaction, for the same duration.
+   time, each page in one transaction.
+5. Api and raw phases alternate in BENCH_ROUNDS rounds sharing BENCH_DURATION seconds each, so load
+   from other processes on the machine weighs on both sides alike.
 
 Prints one JSON line: api p50/p95/p99 latency and requests/s, raw p50/p95/p99 and queries/s (one
 "query" = all statements of one page), and api/raw.
@@ -25,7 +27,6 @@ import secrets
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import time
 import uuid
@@ -35,7 +36,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 from redis.asyncio import Redis
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import ProgrammingError
@@ -43,7 +44,7 @@ from sqlalchemy.exc import ProgrammingError
 if __package__ in (None, ""):  # run as a file (`make bench`): make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import percentile, report  # noqa: E402
+from bench._common import percentile, report
 from packfinderz.auth.deps import AuthContext, StoreCtx
 from packfinderz.catalog import service, synthetic
 from packfinderz.catalog.search import Filters, ListRequest
@@ -60,7 +61,8 @@ DATA = ROOT / ".packfinderz" / "bench"
 PRODUCTS = int(os.environ.get("BENCH_PRODUCTS", "100000"))
 VENDORS = int(os.environ.get("BENCH_VENDORS", str(max(PRODUCTS // 500, 20))))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "16"))
-DURATION = float(os.environ.get("BENCH_DURATION", "20"))
+DURATION = float(os.environ.get("BENCH_DURATION", "30"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 WORKERS = int(os.environ.get("BENCH_WEB_CONCURRENCY", "2"))
 SESSIONS = 240
 SEED = 7
@@ -92,7 +94,9 @@ async def catalog_ready(settings: Settings) -> bool:
     try:
         async with database.transaction() as session:
             products = await session.scalar(select(func.count()).select_from(Product))
-            buyer = await session.scalar(select(User.id).where(User.email == scale_email("buyer", "CA", SEED)))
+            buyer = await session.scalar(
+                select(User.id).where(User.email == scale_email("buyer", "CA", SEED))
+            )
         return products == PRODUCTS and buyer is not None
     except ProgrammingError:  # not migrated yet
         return False
@@ -167,7 +171,9 @@ class Http:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         return cls(reader, writer)
 
-    async def request(self, method: str, target: str, headers: dict[str, str], body: bytes = b"") -> tuple[int, bytes]:
+    async def request(
+        self, method: str, target: str, headers: dict[str, str], body: bytes = b""
+    ) -> tuple[int, bytes]:
         lines = [f"{method} {target} HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {len(body)}"]
         lines += [f"{k}: {v}" for k, v in headers.items()]
         self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
@@ -185,10 +191,10 @@ class Http:
         self.writer.close()
 
 
-async def wait_ready(port: int, process: subprocess.Popen[bytes]) -> None:
+async def wait_ready(port: int, process: asyncio.subprocess.Process) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if process.poll() is not None:
+        if process.returncode is not None:
             raise SystemExit("the api exited during startup; see .packfinderz/bench/api.log")
         try:
             http = await Http.open(port)
@@ -286,10 +292,11 @@ async def capture_sessions(settings: Settings, redis_url: str, sessions: list[Se
         for round_ in range(2):
             for item in sessions:
                 buyer = item.buyer
-                assert buyer.user_id is not None and buyer.store_id is not None
+                assert buyer.user_id is not None
+                assert buyer.store_id is not None
                 filters, sort = filters_of(item.params)
                 cursor: str | None = None
-                for index in range(item.depth):
+                for _page in range(item.depth):
                     async with database.transaction() as session:
                         captured.clear()
                         found = await stores.active_membership(session, buyer.user_id, buyer.store_id)
@@ -328,14 +335,32 @@ def auth_context(buyer: Buyer) -> AuthContext:
 # --- load phases -----------------------------------------------------------------------------------
 
 
-async def drive_api(port: int, sessions: list[Session], duration: float) -> dict[str, Any]:
+@dataclass
+class Phase:
+    """Latency samples and busy time of one side (api or raw), summed over the rounds."""
+
+    samples: list[float] = field(default_factory=list)
+    elapsed: float = 0.0
+    errors: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "p50_ms": round(percentile(self.samples, 0.50) * 1000, 2),
+            "p95_ms": round(percentile(self.samples, 0.95) * 1000, 2),
+            "p99_ms": round(percentile(self.samples, 0.99) * 1000, 2),
+            "count": len(self.samples),
+        }
+
+    @property
+    def per_second(self) -> float:
+        return round(len(self.samples) / self.elapsed, 1) if self.elapsed else 0.0
+
+
+async def drive_api(port: int, sessions: list[Session], duration: float, phase: Phase) -> None:
     """CLIENTS keep-alive clients replay random sessions page by page for `duration` seconds."""
-    samples: list[float] = []
-    errors = 0
     deadline = time.perf_counter() + duration
 
     async def client(seed: int) -> None:
-        nonlocal errors
         rng = random.Random(seed)
         http = await Http.open(port)
         try:
@@ -344,22 +369,21 @@ async def drive_api(port: int, sessions: list[Session], duration: float) -> dict
                 headers = {"Authorization": f"Bearer {item.buyer.token}"}
                 for page in item.pages:
                     started = time.perf_counter()
-                    status, _ = await http.request("GET", "/api/v1/products?" + urlencode(page.query), headers)
-                    samples.append(time.perf_counter() - started)
-                    if status != 200:
-                        errors += 1
+                    status, _ = await http.request(
+                        "GET", "/api/v1/products?" + urlencode(page.query), headers
+                    )
+                    phase.samples.append(time.perf_counter() - started)
+                    phase.errors += status != 200
         finally:
             http.close()
 
     started = time.perf_counter()
-    await asyncio.gather(*(client(i) for i in range(CLIENTS)))
-    elapsed = time.perf_counter() - started
-    return summary(samples, elapsed) | {"errors": errors}
+    await asyncio.gather(*(client(seed + len(phase.samples)) for seed in range(CLIENTS)))
+    phase.elapsed += time.perf_counter() - started
 
 
-async def drive_raw(dsn: str, sessions: list[Session], duration: float) -> dict[str, Any]:
+async def drive_raw(dsn: str, sessions: list[Session], duration: float, phase: Phase) -> None:
     """The captured statements of each page, one transaction per page, CLIENTS connections at a time."""
-    samples: list[float] = []
     deadline = time.perf_counter() + duration
     # SQLAlchemy's asyncpg dialect compiles to `$n` placeholders: the statements run as captured.
     pages = [page.statements for item in sessions for page in item.pages]
@@ -374,23 +398,13 @@ async def drive_raw(dsn: str, sessions: list[Session], duration: float) -> dict[
                 async with connection.transaction():
                     for sql, args in statements:
                         await connection.fetch(sql, *args)
-                samples.append(time.perf_counter() - started)
+                phase.samples.append(time.perf_counter() - started)
         finally:
             await connection.close()
 
     started = time.perf_counter()
-    await asyncio.gather(*(client(i) for i in range(CLIENTS)))
-    return summary(samples, time.perf_counter() - started)
-
-
-def summary(samples: list[float], elapsed: float) -> dict[str, Any]:
-    return {
-        "p50_ms": round(percentile(samples, 0.50) * 1000, 2),
-        "p95_ms": round(percentile(samples, 0.95) * 1000, 2),
-        "p99_ms": round(percentile(samples, 0.99) * 1000, 2),
-        "count": len(samples),
-        "per_second": round(len(samples) / elapsed, 1),
-    }
+    await asyncio.gather(*(client(seed + len(phase.samples)) for seed in range(CLIENTS)))
+    phase.elapsed += time.perf_counter() - started
 
 
 # --- main ------------------------------------------------------------------------------------------
@@ -420,7 +434,9 @@ async def warm(port: int, sessions: list[Session]) -> None:
         for item in sessions:
             for page in item.pages:
                 status, payload = await http.request(
-                    "GET", "/api/v1/products?" + urlencode(page.query), {"Authorization": f"Bearer {item.buyer.token}"}
+                    "GET",
+                    "/api/v1/products?" + urlencode(page.query),
+                    {"Authorization": f"Bearer {item.buyer.token}"},
                 )
                 if status != 200:
                     raise SystemExit(f"warm-up request failed: {status} {payload[:300]!r}")
@@ -431,7 +447,7 @@ async def warm(port: int, sessions: list[Session]) -> None:
 async def run(pg: embedded.EmbeddedPostgres, redis_url: str) -> dict[str, Any]:
     name = f"pf_bench_{PRODUCTS}_{VENDORS}"
     db_url = pg.url(name)
-    settings = Settings(app_env="dev", db_dsn=db_url, redis_url=redis_url)  # type: ignore[arg-type]
+    settings = Settings(app_env="dev", db_dsn=db_url, redis_url=redis_url)
     await prepare_database(pg, name, settings)
     redis = Redis.from_url(redis_url)
     await redis.flushdb()
@@ -441,11 +457,16 @@ async def run(pg: embedded.EmbeddedPostgres, redis_url: str) -> dict[str, Any]:
     shutil.rmtree(DATA / "prom", ignore_errors=True)
     (DATA / "prom").mkdir()
     log_file = (DATA / "api.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "packfinderz.cli", "api", "--host", "127.0.0.1"],
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "packfinderz.cli",
+        "api",
+        "--host",
+        "127.0.0.1",
         env=api_environment(db_url, redis_url, port),
         stdout=log_file,
-        stderr=subprocess.STDOUT,
+        stderr=asyncio.subprocess.STDOUT,
         start_new_session=True,
     )
     try:
@@ -461,15 +482,21 @@ async def run(pg: embedded.EmbeddedPostgres, redis_url: str) -> dict[str, Any]:
         await capture_sessions(settings, redis_url, sessions)
         log("warming up the api")
         await warm(port, sessions)
-        log(f"api phase: {CLIENTS} clients for {DURATION:.0f}s")
-        api = await drive_api(port, sessions, DURATION)
+        # Api and raw phases alternate in ROUNDS rounds, so that other load on the machine weighs on
+        # both sides alike; the idle api keeps its (warm) connections meanwhile.
+        api, raw = Phase(), Phase()
+        dsn = db_url.replace("postgresql+asyncpg://", "postgresql://")
+        for round_ in range(ROUNDS):
+            log(
+                f"round {round_ + 1}/{ROUNDS}: api then raw, {CLIENTS} clients, {DURATION / ROUNDS:.0f}s each"
+            )
+            await drive_api(port, sessions, DURATION / ROUNDS, api)
+            await drive_raw(dsn, sessions, DURATION / ROUNDS, raw)
     finally:
-        if process.poll() is None:
+        if process.returncode is None:
             os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
+            await asyncio.wait_for(process.wait(), 30)
         log_file.close()
-    log(f"raw phase: {CLIENTS} asyncpg connections for {DURATION:.0f}s")
-    raw = await drive_raw(db_url.replace("postgresql+asyncpg://", "postgresql://"), sessions, DURATION)
     pages = sum(len(s.pages) for s in sessions)
     text_share = sum(len(s.pages) for s in sessions if "q" in s.params) / pages
     return {
@@ -477,11 +504,12 @@ async def run(pg: embedded.EmbeddedPostgres, redis_url: str) -> dict[str, Any]:
         "vendors": VENDORS,
         "clients": CLIENTS,
         "duration_s": DURATION,
+        "rounds": ROUNDS,
         "api_workers": WORKERS,
         "mix": {"sessions": SESSIONS, "pages": pages, "text_share": round(text_share, 2)},
-        "api": {k: v for k, v in api.items() if k != "per_second"} | {"requests_per_s": api["per_second"]},
-        "raw": {k: v for k, v in raw.items() if k != "per_second"} | {"queries_per_s": raw["per_second"]},
-        "api_to_raw": round(api["per_second"] / raw["per_second"], 3) if raw["per_second"] else None,
+        "api": api.summary() | {"errors": api.errors, "requests_per_s": api.per_second},
+        "raw": raw.summary() | {"queries_per_s": raw.per_second},
+        "api_to_raw": round(api.per_second / raw.per_second, 3) if raw.per_second else None,
     }
 
 

@@ -152,7 +152,9 @@ def upgrade() -> None:
         sa.Column("thc_percent", sa.Numeric(5, 2)),
         sa.Column("cbd_percent", sa.Numeric(5, 2)),
         sa.Column("coa_media_id", UUID(as_uuid=True)),
-        sa.Column("coa_added", sa.Boolean, sa.Computed("coa_media_id IS NOT NULL", persisted=True), nullable=False),
+        sa.Column(
+            "coa_added", sa.Boolean, sa.Computed("coa_media_id IS NOT NULL", persisted=True), nullable=False
+        ),
         # "A volume tier exists", written with the tiers in the same transaction so the has_promo
         # filter needs no subquery per row.
         sa.Column("has_promo", sa.Boolean, nullable=False, server_default=sa.false()),
@@ -256,13 +258,18 @@ def upgrade() -> None:
         sa.CheckConstraint("position >= 0", name="ck_product_media_position"),
     )
     op.create_index(
-        "ix_product_media_media_id", "product_media", ["media_id"], postgresql_where=sa.text("media_id IS NOT NULL")
+        "ix_product_media_media_id",
+        "product_media",
+        ["media_id"],
+        postgresql_where=sa.text("media_id IS NOT NULL"),
     )
 
     op.create_table(
         "product_volume_discounts",
         sa.Column("id", UUID(as_uuid=True), primary_key=True, server_default=sa.text("gen_random_uuid()")),
-        sa.Column("store_id", UUID(as_uuid=True), sa.ForeignKey("stores.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "store_id", UUID(as_uuid=True), sa.ForeignKey("stores.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column(
             "product_id", UUID(as_uuid=True), sa.ForeignKey("products.id", ondelete="CASCADE"), nullable=False
         ),
@@ -272,7 +279,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("product_id", "min_qty", name="uq_product_volume_discounts_product_id_min_qty"),
         sa.CheckConstraint("min_qty >= 1", name="ck_product_volume_discounts_min_qty"),
         sa.CheckConstraint(
-            "discount_percent > 0 AND discount_percent <= 100", name="ck_product_volume_discounts_discount_percent"
+            "discount_percent > 0 AND discount_percent <= 100",
+            name="ck_product_volume_discounts_discount_percent",
         ),
     )
     op.create_index("ix_product_volume_discounts_store_id", "product_volume_discounts", ["store_id"])
@@ -327,4 +335,6 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION pf_bump_catalog_version()")
     op.drop_constraint("uq_stores_id_address_state", "stores", type_="unique")
     op.execute("DROP FUNCTION pf_scoped_tsv(text, tsvector)")
-    op.execute("DROP FUNCTION pf_distance_m(double precision, double precision, double precision, double precision)")
+    op.execute(
+        "DROP FUNCTION pf_distance_m(double precision, double precision, double precision, double precision)"
+    )

@@ -22,6 +22,7 @@ from packfinderz.cron.cli import cron_app
 from packfinderz.events.cli import outbox_app
 from packfinderz.kit import migrations
 from packfinderz.kit.logging import configure_logging, get_logger, setup_logging
+from packfinderz.smoke import smoke as smoke_command
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="PackFinderz backend.")
 migrate_app = typer.Typer(no_args_is_help=True, help="Schema migrations (platform.md §4).")
@@ -30,6 +31,7 @@ app.add_typer(outbox_app, name="outbox")
 app.add_typer(cron_app, name="cron")
 app.add_typer(users_app, name="users")
 app.command("seed")(seed_command)
+app.command("smoke")(smoke_command)
 
 EXIT_UNREACHABLE = 2
 

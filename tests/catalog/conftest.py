@@ -16,7 +16,14 @@ from tests.fixtures.factories import DEFAULT_ADDRESS, Account, idem, make_vendor
 OKC = dict(DEFAULT_ADDRESS)  # Oklahoma City
 EDMOND = {**DEFAULT_ADDRESS, "city": "Edmond", "postal_code": "73034", "lat": 35.6528, "lng": -97.4781}
 TULSA = {**DEFAULT_ADDRESS, "city": "Tulsa", "postal_code": "74103", "lat": 36.1540, "lng": -95.9928}
-DALLAS = {**DEFAULT_ADDRESS, "city": "Dallas", "state": "TX", "postal_code": "75201", "lat": 32.7767, "lng": -96.7970}
+DALLAS = {
+    **DEFAULT_ADDRESS,
+    "city": "Dallas",
+    "state": "TX",
+    "postal_code": "75201",
+    "lat": 32.7767,
+    "lng": -96.7970,
+}
 OKC_TO_TULSA_M = 159_000  # about; tests use radii well on either side of it
 
 
@@ -38,7 +45,8 @@ async def buyer_at(client: httpx.AsyncClient, address: dict[str, Any] | None = N
 async def set_radius(db: Database, store_id: uuid.UUID | None, metres: int) -> None:
     async with db.transaction() as session:
         await session.execute(
-            text("UPDATE stores SET delivery_radius_meters = :m WHERE id = :id"), {"m": metres, "id": store_id}
+            text("UPDATE stores SET delivery_radius_meters = :m WHERE id = :id"),
+            {"m": metres, "id": store_id},
         )
 
 
@@ -71,14 +79,20 @@ async def create_product(client: httpx.AsyncClient, vendor: Account, **overrides
 
 
 async def insert_products(
-    db: Database, vendor: Account, count: int, *, state: str = "OK", start: datetime | None = None, **values: Any
+    db: Database,
+    vendor: Account,
+    count: int,
+    *,
+    state: str = "OK",
+    start: datetime | None = None,
+    **values: Any,
 ) -> list[uuid.UUID]:
     """`count` products of the vendor straight into the tables (fast fixtures for lists), one second
     apart in created_at (newest last), each with 10 units of stock."""
     base = start or datetime.now(UTC) - timedelta(days=1)
     rows = []
     for index in range(count):
-        row = {
+        row: dict[str, Any] = {
             "id": uuid.uuid4(),
             "store_id": vendor.store_id,
             "vendor_state": state,
@@ -114,7 +128,9 @@ def error(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
-async def all_pages(client: httpx.AsyncClient, account: Account, path: str, **params: Any) -> list[dict[str, Any]]:
+async def all_pages(
+    client: httpx.AsyncClient, account: Account, path: str, **params: Any
+) -> list[dict[str, Any]]:
     """Follow next_cursor to the end; returns every item in order."""
     items: list[dict[str, Any]] = []
     cursor = None

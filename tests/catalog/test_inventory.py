@@ -20,12 +20,16 @@ from tests.fixtures.factories import Account, idem, register_buyer
 async def put(
     client: httpx.AsyncClient, vendor: Account, product_id: Any, body: Any, key: str | None = None
 ) -> httpx.Response:
-    return await client.put(f"/api/v1/inventory/{product_id}", json=body, headers={**vendor.headers, **idem(key)})
+    return await client.put(
+        f"/api/v1/inventory/{product_id}", json=body, headers={**vendor.headers, **idem(key)}
+    )
 
 
 async def notices(db: Database) -> list[Any]:
     async with db.transaction() as session:
-        return list((await session.execute(text("SELECT store_id, type, title, link FROM notifications"))).all())
+        return list(
+            (await session.execute(text("SELECT store_id, type, title, link FROM notifications"))).all()
+        )
 
 
 async def stock(db: Database, product_id: Any) -> tuple[int, int]:
@@ -44,7 +48,9 @@ async def vendor(client: httpx.AsyncClient, db: Database) -> Account:
     return await vendor_at(client, db)
 
 
-async def test_list_pages_through_the_vendors_rows(client: httpx.AsyncClient, db: Database, vendor: Account) -> None:
+async def test_list_pages_through_the_vendors_rows(
+    client: httpx.AsyncClient, db: Database, vendor: Account
+) -> None:
     made = await insert_products(db, vendor, 7)
     other = await vendor_at(client, db)
     await insert_products(db, other, 3)
@@ -56,14 +62,18 @@ async def test_list_pages_through_the_vendors_rows(client: httpx.AsyncClient, db
         "updated_at", "low_stock",
     }  # fmt: skip
     page = (await client.get("/api/v1/inventory", params={"limit": 3}, headers=vendor.headers)).json()["data"]
-    assert page["total"] is None and page["next_cursor"]
+    assert page["total"] is None
+    assert page["next_cursor"]
     bad = await client.get("/api/v1/inventory", params={"cursor": "garbage!"}, headers=vendor.headers)
-    assert bad.status_code == 400 and error(bad)["details"] == {"cursor": "is invalid"}
+    assert bad.status_code == 400
+    assert error(bad)["details"] == {"cursor": "is invalid"}
     buyer = await register_buyer(client)
     assert (await client.get("/api/v1/inventory", headers=buyer.headers)).status_code == 403
 
 
-async def test_put_sets_stock_and_keeps_threshold(client: httpx.AsyncClient, db: Database, vendor: Account) -> None:
+async def test_put_sets_stock_and_keeps_threshold(
+    client: httpx.AsyncClient, db: Database, vendor: Account
+) -> None:
     product = await create_product(client, vendor, inventory={"available_qty": 100, "low_stock_threshold": 5})
     response = await put(client, vendor, product["id"], {"available_qty": 60})
     assert response.status_code == 200, response.text
@@ -72,7 +82,8 @@ async def test_put_sets_stock_and_keeps_threshold(client: httpx.AsyncClient, db:
     assert data["sku"] == product["sku"]
     replay = await put(client, vendor, product["id"], {"available_qty": 60}, key="same")
     again = await put(client, vendor, product["id"], {"available_qty": 60}, key="same")
-    assert again.headers["Idempotent-Replayed"] == "true" and again.json() == replay.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == replay.json()
     assert (await put(client, vendor, product["id"], {"available_qty": 1}, key="same")).status_code == 422
 
 
@@ -91,11 +102,14 @@ async def test_put_rejects_bad_input(
 ) -> None:
     product = await create_product(client, vendor)
     response = await put(client, vendor, product["id"], body)
-    assert response.status_code == 400 and field in error(response)["details"]
+    assert response.status_code == 400
+    assert field in error(response)["details"]
     assert await stock(db, product["id"]) == (100, 0)
 
 
-async def test_put_refuses_other_stores_staff_and_unknown(client: httpx.AsyncClient, db: Database, vendor: Account) -> None:
+async def test_put_refuses_other_stores_staff_and_unknown(
+    client: httpx.AsyncClient, db: Database, vendor: Account
+) -> None:
     product = await create_product(client, vendor)
     other = await vendor_at(client, db)
     assert (await put(client, other, product["id"], {"available_qty": 0})).status_code == 403
@@ -104,7 +118,9 @@ async def test_put_refuses_other_stores_staff_and_unknown(client: httpx.AsyncCli
     assert await stock(db, product["id"]) == (100, 0)
 
 
-async def test_low_stock_notice_once_per_crossing(client: httpx.AsyncClient, db: Database, vendor: Account) -> None:
+async def test_low_stock_notice_once_per_crossing(
+    client: httpx.AsyncClient, db: Database, vendor: Account
+) -> None:
     product = await create_product(client, vendor, inventory={"available_qty": 50, "low_stock_threshold": 10})
     await put(client, vendor, product["id"], {"available_qty": 20})
     assert await notices(db) == []
@@ -127,7 +143,9 @@ async def test_low_stock_notice_once_per_crossing(client: httpx.AsyncClient, db:
 # --- invariants --------------------------------------------------------------------------------------
 
 
-async def test_checks_keep_stock_non_negative(client: httpx.AsyncClient, db: Database, vendor: Account) -> None:
+async def test_checks_keep_stock_non_negative(
+    client: httpx.AsyncClient, db: Database, vendor: Account
+) -> None:
     product = await create_product(client, vendor)
     for assignment in ("available_qty = -1", "reserved_qty = -1", "low_stock_threshold = -1"):
         with pytest.raises(IntegrityError):
@@ -161,11 +179,14 @@ async def test_reservation_of_several_products_locks_in_id_order(
 
     async def attempt(order: list[uuid.UUID]) -> dict[uuid.UUID, bool]:
         async with db.transaction() as session:
-            return await repository.reserve(session, {p: 1 for p in order})
+            return await repository.reserve(session, dict.fromkeys(order, 1))
 
-    results = await asyncio.gather(*(attempt([first, second] if i % 2 else [second, first]) for i in range(30)))
+    results = await asyncio.gather(
+        *(attempt([first, second] if i % 2 else [second, first]) for i in range(30))
+    )
     assert all(r == {first: True, second: True} for r in results)
-    assert await stock(db, first) == (70, 30) and await stock(db, second) == (70, 30)
+    assert await stock(db, first) == (70, 30)
+    assert await stock(db, second) == (70, 30)
     # Without an inventory row, or with too little stock, a reservation fails instead of overselling.
     missing = uuid.uuid4()
     assert await attempt([missing]) == {missing: False}

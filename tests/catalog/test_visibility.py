@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 from sqlalchemy import text
@@ -24,12 +26,15 @@ from tests.catalog.conftest import (
 from tests.fixtures.factories import Account, set_store_kyc, set_subscription_active
 
 
-async def sees(client: httpx.AsyncClient, buyer: Account, product: dict[str, object]) -> bool:
+async def sees(client: httpx.AsyncClient, buyer: Account, product: dict[str, Any]) -> bool:
     """Whether the buyer finds the product in browse, detail and the vendor's storefront (all agree)."""
     listed = product["id"] in ids(await browse(client, buyer))
     detail = await client.get(f"/api/v1/products/{product['id']}", headers=buyer.headers)
-    front = await client.get(f"/api/v1/stores/{product['vendor']['store_id']}/products", headers=buyer.headers)  # type: ignore[index]
-    assert detail.status_code in (200, 404) and front.status_code in (200, 404)
+    front = await client.get(
+        f"/api/v1/stores/{product['vendor']['store_id']}/products", headers=buyer.headers
+    )
+    assert detail.status_code in (200, 404)
+    assert front.status_code in (200, 404)
     assert listed == (detail.status_code == 200) == (front.status_code == 200), (listed, detail, front)
     if detail.status_code == 404:
         assert error(detail)["code"] == "NOT_FOUND"  # never 403: hidden vendors cannot be probed
@@ -119,7 +124,8 @@ async def test_inactive_products_hidden_from_buyers_not_from_their_vendor(
     table = await client.get("/api/v1/vendor/products", headers=vendor.headers)
     assert set(ids(table)) == {active["id"], inactive["id"]}
     detail = await client.get(f"/api/v1/products/{inactive['id']}", headers=vendor.headers)
-    assert detail.status_code == 200 and detail.json()["data"]["is_active"] is False
+    assert detail.status_code == 200
+    assert detail.json()["data"]["is_active"] is False
 
 
 async def test_hidden_vendor_still_sees_its_own_products(client: httpx.AsyncClient, db: Database) -> None:
@@ -150,7 +156,8 @@ async def test_detail_and_storefront_errors(client: httpx.AsyncClient, db: Datab
     assert (await client.get(f"/api/v1/stores/{unknown}/products", headers=buyer.headers)).status_code == 404
     other_buyer = await buyer_at(client)
     not_vendor = await client.get(f"/api/v1/stores/{other_buyer.store_id}/products", headers=buyer.headers)
-    assert not_vendor.status_code == 400 and error(not_vendor)["details"] == {"store_id": "is not a vendor"}
+    assert not_vendor.status_code == 400
+    assert error(not_vendor)["details"] == {"store_id": "is not a vendor"}
     assert (await client.get("/api/v1/stores/xyz/products", headers=buyer.headers)).status_code == 400
     assert (await client.get("/api/v1/products")).status_code == 401
 
@@ -162,9 +169,11 @@ async def test_requested_state(client: httpx.AsyncClient, db: Database) -> None:
     assert ids(await browse(client, buyer, state="OK")) == [product["id"]]
     assert ids(await browse(client, buyer, state="ok")) == [product["id"]]
     mismatch = await browse(client, buyer, state="TX")
-    assert mismatch.status_code == 422 and error(mismatch)["code"] == "STATE_CONFLICT"
+    assert mismatch.status_code == 422
+    assert error(mismatch)["code"] == "STATE_CONFLICT"
     blank = await browse(client, buyer, state=" ")
-    assert blank.status_code == 400 and error(blank)["details"] == {"state": "must not be blank"}
+    assert blank.status_code == 400
+    assert error(blank)["details"] == {"state": "must not be blank"}
     too_long = await browse(client, buyer, state="OKLA")
     assert too_long.status_code == 400
     front = await client.get(
@@ -192,5 +201,7 @@ async def test_totals_follow_visibility_changes(client: httpx.AsyncClient, db: D
     await create_product(client, first)
     assert await total() == 3
     product = await create_product(client, first)
-    await client.patch(f"/api/v1/vendor/products/{product['id']}", json={"is_active": False}, headers=first.headers)
+    await client.patch(
+        f"/api/v1/vendor/products/{product['id']}", json={"is_active": False}, headers=first.headers
+    )
     assert await total() == 3

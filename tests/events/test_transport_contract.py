@@ -28,10 +28,11 @@ class Receiver:
     subscription: Subscription
     action: Action
     seen: list[Message] = field(default_factory=list)
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
 
     async def _loop(self) -> None:
-        async for message in self.transport.subscribe(self.subscription):
+        async for message in self.transport.subscribe(self.subscription, self.stop):
             self.seen.append(message)
             await self.action(message)
 
@@ -48,9 +49,8 @@ async def receiving(
     try:
         yield receiver
     finally:
-        receiver.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await receiver.task
+        receiver.stop.set()
+        await asyncio.wait_for(receiver.task, 10)  # the subscription notices stop by itself
 
 
 async def ack(message: Message) -> None:

@@ -35,6 +35,7 @@ from sqlalchemy import text
 
 from packfinderz.config import Settings
 from packfinderz.kit.db import Database
+from tests.catalog import tenancy as catalog_tenancy
 from tests.checkout import tenancy as checkout_tenancy
 from tests.fixtures.factories import (
     Account,
@@ -45,6 +46,7 @@ from tests.fixtures.factories import (
     register_vendor,
     switch_store,
 )
+from tests.orders import tenancy as orders_tenancy
 
 
 @dataclass
@@ -174,6 +176,8 @@ CASES: list[TenancyCase] = [
     ),
 ]
 CASES.extend(checkout_tenancy.cases(TenancyCase))
+CASES.extend(catalog_tenancy.cases(TenancyCase))
+CASES.extend(orders_tenancy.cases(TenancyCase))
 
 
 @pytest.fixture
@@ -225,3 +229,9 @@ async def test_a_former_member_keeps_no_access(world: World) -> None:
         response = await world.client.request(method, path, json={}, headers={**member.headers, **idem()})
         assert response.status_code == 403, (method, path)
         assert response.json()["error"]["message"] == "store membership required"
+
+
+async def test_agents_reach_only_their_own_orders(
+    client: httpx.AsyncClient, db: Database, settings: Settings
+) -> None:
+    await orders_tenancy.agents_reach_only_their_own_orders(client, db, settings)

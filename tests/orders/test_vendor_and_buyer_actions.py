@@ -206,7 +206,7 @@ async def test_decision_errors(client: httpx.AsyncClient, db: Database) -> None:
     assert await snapshot(db, order_a["order_id"]) == before
 
 
-async def test_staff_decide_lines_but_not_orders(client: httpx.AsyncClient, db: Database) -> None:
+async def test_staff_roles(client: httpx.AsyncClient, db: Database) -> None:
     placed = await place(client, db)
     vendor = placed.vendors[0]
     member = await staff_member(client, vendor)
@@ -217,6 +217,15 @@ async def test_staff_decide_lines_but_not_orders(client: httpx.AsyncClient, db: 
         client, member, placed.order_id, placed.order["items"][0]["line_item_id"], "fulfill"
     )
     assert allowed.status_code == 200, allowed.text
+    # Buyer staff read orders but neither cancel, nudge nor retry them.
+    shopper = await staff_member(client, placed.buyer)
+    assert (await client.get(f"/api/v1/orders/{placed.order_id}", headers=shopper.headers)).status_code == 200
+    before = await snapshot(db, placed.order_id)
+    for action in ("cancel", "nudge", "retry"):
+        refused = await post(client, f"/api/v1/orders/{placed.order_id}/{action}", shopper.headers)
+        assert refused.status_code == 403, action
+        assert refused.json()["error"]["message"] == "insufficient store role"
+    assert await snapshot(db, placed.order_id) == before
 
 
 async def test_cancel_releases_stock_ends_the_assignment_and_is_recorded(

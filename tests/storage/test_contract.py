@@ -87,17 +87,22 @@ async def test_probe_reports_the_adapter(backend: Backend) -> None:
     assert await backend.storage.probe() == {"adapter": backend.name}
 
 
+# Fixed ids: parameters must be identical in every xdist worker's collection.
+_S = "6f1c2d3e-4b5a-4c6d-8e7f-90a1b2c3d4e5"
+_M = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+
+
 @pytest.mark.parametrize(
     "key",
     [
         "../etc/passwd",
         "a/../../b",
-        f"/{uuid.uuid4()}/product/{uuid.uuid4()}.png",
-        f"{uuid.uuid4()}\\product\\{uuid.uuid4()}.png",
-        f"{uuid.uuid4()}/secrets/{uuid.uuid4()}.png",
-        f"{uuid.uuid4()}/product/not-a-uuid.png",
-        f"{uuid.uuid4()}/product/{uuid.uuid4()}.png/extra",
-        f"{uuid.uuid4()}/product/{uuid.uuid4()}.tar.gz",
+        f"/{_S}/product/{_M}.png",
+        f"{_S}\\product\\{_M}.png",
+        f"{_S}/secrets/{_M}.png",
+        f"{_S}/product/not-a-uuid.png",
+        f"{_S}/product/{_M}.png/extra",
+        f"{_S}/product/{_M}.tar.gz",
         "",
     ],
 )

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from packfinderz.catalog.seed import Login, demo_present, seed_demo, seed_scale
+from packfinderz.catalog.seed import Login, demo_logins, demo_present, seed_demo, seed_scale
 from packfinderz.config import Settings
 from packfinderz.kit.db import create_database
 
@@ -26,26 +26,26 @@ def print_logins(logins: list[Login]) -> None:
 def run_demo(settings: Settings) -> None:
     """Seed the demo marketplace unless it is already there, then print its logins."""
 
-    async def main() -> list[Login] | None:
+    async def main() -> bool:
         database = create_database(settings)
         try:
             if await demo_present(database):
-                return None
-            return await seed_demo(database, settings)
+                return False
+            await seed_demo(database, settings)
+            return True
         finally:
             await database.dispose()
 
-    logins = asyncio.run(main())
-    if logins is None:
-        typer.echo("demo data already present (logins: <role or company>@demo.example.com / packfinderz-demo)")
-        return
-    typer.echo(f"demo marketplace seeded: {sum(1 for x in logins if x.role == 'vendor')} vendors with products")
-    print_logins(logins)
+    seeded = asyncio.run(main())
+    typer.echo("demo marketplace seeded" if seeded else "demo marketplace already present")
+    print_logins(demo_logins())
 
 
 def seed(
     demo: Annotated[bool, typer.Option("--demo", help="A small demo marketplace with logins.")] = False,
-    scale: Annotated[bool, typer.Option("--scale", help="A large synthetic catalog, loaded with COPY.")] = False,
+    scale: Annotated[
+        bool, typer.Option("--scale", help="A large synthetic catalog, loaded with COPY.")
+    ] = False,
     products: Annotated[int, typer.Option(min=1, help="--scale: number of products.")] = 100_000,
     vendors: Annotated[int, typer.Option(min=1, help="--scale: number of vendor stores.")] = 1_000,
     seed_value: Annotated[
@@ -79,5 +79,6 @@ def seed(
 
     with typer.progressbar(length=products, label="products", show_pos=True) as bar:
         logins = asyncio.run(main(bar.update))
-    typer.echo(f"seeded {products} products from {vendors} vendors in {time.monotonic() - started:.1f}s (seed {value})")
+    elapsed = time.monotonic() - started
+    typer.echo(f"seeded {products} products from {vendors} vendors in {elapsed:.1f}s (seed {value})")
     print_logins(logins)

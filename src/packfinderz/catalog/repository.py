@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,10 +84,12 @@ class Scope:
 # - custom plans: prepared statements switch to a generic plan after five runs, but the best plan here
 #   depends on the values (a tsquery, a SKU prefix, how many vendors are visible, a price range) and a
 #   generic one can be orders of magnitude slower;
-# - no JIT: compiling costs tens of milliseconds, more than these queries ever run.
+# - no JIT: compiling costs tens of milliseconds, more than these queries ever run;
+# - no parallel workers: under concurrent requests they only add start-up cost and contention.
 _SEARCH_PLANNING = select(
     func.set_config("plan_cache_mode", "force_custom_plan", True),
     func.set_config("jit", "off", True),
+    func.set_config("max_parallel_workers_per_gather", "0", True),
 )
 
 
@@ -269,13 +271,17 @@ class _Source:
 
     table: FromClause
     where: list[ColumnElement[bool]]
-    columns: dict[str, ColumnElement[Any]]
+    columns: Mapping[str, ColumnElement[Any]]
 
 
 def _source(shape: _Shape) -> _Source:
     if not shape.text:
         keys = {"newest": P.c.created_at, "price_asc": P.c.price_cents, "price_desc": P.c.price_cents}
-        return _Source(P, _own_rows(shape) + _visible(shape, P.c.store_id), {**keys, "id": P.c.id, "store_id": P.c.store_id})
+        return _Source(
+            P,
+            _own_rows(shape) + _visible(shape, P.c.store_id),
+            {**keys, "id": P.c.id, "store_id": P.c.store_id},
+        )
     # Text first: the state's matches come from one index bitmap and are materialized, then the
     # visible-vendor set filters them. Left to itself the planner would AND in a bitmap of every
     # visible vendor's rows, which costs far more than the heap rows it saves.
@@ -455,7 +461,9 @@ class ProductRecord:
     gallery: list[tuple[ProductMedia, Media | None]]
 
 
-async def get_product_with_vendor(session: AsyncSession, product_id: uuid.UUID) -> tuple[Product, Store] | None:
+async def get_product_with_vendor(
+    session: AsyncSession, product_id: uuid.UUID
+) -> tuple[Product, Store] | None:
     """A product and its vendor store in one statement."""
     row = (
         await session.execute(
@@ -484,7 +492,7 @@ async def product_record(session: AsyncSession, product: Product, vendor: Store)
             .order_by(ProductVolumeDiscount.min_qty.desc())
         )
     )
-    gallery = [
+    gallery: list[tuple[ProductMedia, Media | None]] = [
         (row[0], row[1])
         for row in await session.execute(
             select(ProductMedia, Media)
@@ -498,8 +506,7 @@ async def product_record(session: AsyncSession, product: Product, vendor: Store)
 
 async def product_id_by_sku(session: AsyncSession, store_id: uuid.UUID, sku: str) -> uuid.UUID | None:
     """The id of the store's product with this SKU, if any."""
-    found = await session.scalar(select(Product.id).where(Product.store_id == store_id, Product.sku == sku))
-    return found
+    return await session.scalar(select(Product.id).where(Product.store_id == store_id, Product.sku == sku))
 
 
 async def insert_product(session: AsyncSession, values: dict[str, Any]) -> Product:
@@ -543,7 +550,9 @@ async def replace_tiers(
 async def gallery_media_ids(session: AsyncSession, product_id: uuid.UUID) -> list[uuid.UUID | None]:
     """The media ids of the product's gallery, by position."""
     rows = await session.scalars(
-        select(ProductMedia.media_id).where(ProductMedia.product_id == product_id).order_by(ProductMedia.position)
+        select(ProductMedia.media_id)
+        .where(ProductMedia.product_id == product_id)
+        .order_by(ProductMedia.position)
     )
     return list(rows)
 
@@ -624,7 +633,7 @@ async def inventory_page(
     where: list[ColumnElement[bool]] = [P.c.store_id == store_id]
     if cursor is not None:
         where.append(tuple_(P.c.created_at, P.c.id) < tuple_(literal(cursor.key), literal(cursor.id)))
-    query = (
+    query: Select[Any] = (
         select(
             P.c.id.label("product_id"),
             P.c.sku,
@@ -671,4 +680,3 @@ async def reserve(session: AsyncSession, quantities: dict[uuid.UUID, int]) -> di
         )
         outcome[product_id] = result.rowcount == 1  # type: ignore[attr-defined]
     return outcome
-

@@ -19,7 +19,6 @@ from packfinderz.catalog.schemas import (
     InventoryRow,
     ProductCreate,
     ProductDTO,
-    ProductSort,
     ProductSummary,
     ProductUpdate,
 )
@@ -46,7 +45,8 @@ async def _vendor_writer(ctx: VendorStore) -> StoreCtx:
 VendorWriter = Annotated[StoreCtx, Depends(_vendor_writer)]
 
 
-def _redis(request: Request) -> Redis:
+# Dependencies are coroutines: FastAPI runs plain functions in a worker thread, a costly hop per request.
+async def _redis(request: Request) -> Redis:
     redis: Redis = request.app.state.redis
     return redis
 
@@ -59,6 +59,8 @@ def _list_response(page: dict[str, Any]) -> Response:
     the route's response_model for the docs); serializing them directly skips a second validation of
     every row on the hottest route."""
     return Response(content=pydantic_core.to_json({"data": page}), media_type="application/json")
+
+
 Percent = Annotated[Decimal | None, Query(ge=0, le=100)]
 
 
@@ -75,7 +77,8 @@ class ListQuery:
         return ListRequest.build(self.filters, self.sort, self.limit, self.cursor, buyer=buyer)
 
 
-def _list_query(
+async def _list_query(
+    *,
     category: Annotated[Category | None, Query()] = None,
     classification: Annotated[Classification | None, Query()] = None,
     price_min_cents: Annotated[int | None, Query(ge=0)] = None,
@@ -87,7 +90,7 @@ def _list_query(
     has_promo: Annotated[bool | None, Query()] = None,
     vendor_store_id: Annotated[uuid.UUID | None, Query()] = None,
     q: Annotated[str | None, Query(min_length=1, max_length=100, description="Text search (§5.2).")] = None,
-    sort: Annotated[ProductSort, Query(description="`distance`: buyers; `relevance`: needs q.")] = "newest",
+    sort: Annotated[Sort, Query(description="`distance`: buyers; `relevance`: needs q.")] = "newest",
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(description="Opaque cursor from the previous page.")] = None,
 ) -> ListQuery:
@@ -143,7 +146,9 @@ async def update_product(
 @router.delete(
     "/api/v1/vendor/products/{product_id}",
     status_code=204,
-    responses=error_responses(400, 401, 403, 404, 409, s409="CONFLICT: stock is reserved; deactivate instead."),
+    responses=error_responses(
+        400, 401, 403, 404, 409, s409="CONFLICT: stock is reserved; deactivate instead."
+    ),
     summary="Delete a product",
 )
 async def delete_product(product_id: uuid.UUID, ctx: VendorWriter, session: DbSession) -> Response:

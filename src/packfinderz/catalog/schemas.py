@@ -21,13 +21,14 @@ from pydantic import (
     model_validator,
 )
 
-from packfinderz.catalog.search import Sort as ProductSort
 from packfinderz.models.catalog import CLASSIFICATIONS, FEELINGS, FLAVORS, UNITS, USAGE
 from packfinderz.stores.schemas import Category
 
 Classification = Literal["sativa", "hybrid", "indica", "cbd", "hemp", "balanced"]
 Unit = Literal["unit", "gram", "ounce", "pound", "eighth", "sixteenth"]
-Flavor = Literal["earthy", "citrus", "fruity", "floral", "cheese", "diesel", "spicy", "sweet", "pine", "herbal"]
+Flavor = Literal[
+    "earthy", "citrus", "fruity", "floral", "cheese", "diesel", "spicy", "sweet", "pine", "herbal"
+]
 Feeling = Literal[
     "relaxed", "happy", "euphoric", "focused", "hungry", "talkative", "creative", "sleepy", "uplifted", "calm"
 ]  # fmt: skip

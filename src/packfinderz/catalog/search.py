@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -42,11 +43,8 @@ class SortCursor:
 
     def encode(self) -> str:
         """base64url (unpadded) of `<sort>|<key>|<id>`: µs UTC for times, repr for floats."""
-        if isinstance(self.key, datetime):
-            # Integer arithmetic: a float timestamp can be a microsecond off.
-            key = str((self.key - _EPOCH) // _MICROSECOND)
-        else:
-            key = repr(self.key)
+        # Times as integer microseconds (a float timestamp can be a microsecond off), floats by repr.
+        key = str((self.key - _EPOCH) // _MICROSECOND) if isinstance(self.key, datetime) else repr(self.key)
         raw = f"{self.sort}|{key}|{self.id}".encode()
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -64,7 +62,7 @@ class SortCursor:
                 key = int(key_text)
             else:
                 key = float(key_text)
-                if key != key or key in (float("inf"), float("-inf")):
+                if not math.isfinite(key):
                     raise ValueError("not a finite number")
             cursor = cls(tag, key, uuid.UUID(id_text))
         except (ValueError, KeyError, binascii.Error, UnicodeDecodeError, OverflowError):

@@ -20,11 +20,11 @@ from packfinderz.catalog.synthetic import VendorSpec
 from packfinderz.config import Settings
 from packfinderz.kit.db import Database
 from packfinderz.kit.security import Passwords
-from packfinderz.models.identity import User
+from packfinderz.models.identity import Store, User
 from packfinderz.stores import repository as stores
 
-DEMO_PASSWORD = "packfinderz-demo"  # noqa: S105 - demo accounts on dev databases only
-SCALE_PASSWORD = "packfinderz-scale"  # noqa: S105 - synthetic accounts on dev/bench databases only
+DEMO_PASSWORD = "packfinderz-demo"  # noqa: S105 - demo accounts of dev databases
+SCALE_PASSWORD = "packfinderz-scale"  # noqa: S105 - synthetic accounts of dev and bench databases
 DEMO_DOMAIN = "demo.example.com"
 BATCH = 20_000
 
@@ -167,9 +167,9 @@ async def seed_scale(
         for table in ("users", "stores", "store_memberships", "products", "inventory_items"):
             await autocommit.execute(text(f"VACUUM (ANALYZE) {table}"))
         await autocommit.execute(text("ANALYZE product_volume_discounts"))
-    return [Login("buyer", scale_email("buyer", b.state, seed), SCALE_PASSWORD, b.company_name) for b in shoppers] + [
-        Login("vendor", scale_email("vendor", 0, seed), SCALE_PASSWORD, specs[0].company_name)
-    ]
+    return [
+        Login("buyer", scale_email("buyer", b.state, seed), SCALE_PASSWORD, b.company_name) for b in shoppers
+    ] + [Login("vendor", scale_email("vendor", 0, seed), SCALE_PASSWORD, specs[0].company_name)]
 
 
 # --- demo ------------------------------------------------------------------------------------------
@@ -198,7 +198,7 @@ def _slug(name: str) -> str:
 
 async def _demo_store(
     session: AsyncSession,
-    passwords: Passwords,
+    password_hash: str,
     *,
     store_type: str,
     company: str,
@@ -207,13 +207,14 @@ async def _demo_store(
     lat: float,
     lng: float,
     radius: int = 0,
-) -> tuple[Login, uuid.UUID]:
+) -> Store:
+    """A verified store (vendors also subscribed) with its owner, who signs in with DEMO_PASSWORD."""
     email = f"{_slug(company)}@{DEMO_DOMAIN}"
     user = await users.insert_user(
         session,
         email=email,
-        password_hash=await passwords.hash(DEMO_PASSWORD),
-        first_name=company.split()[0],
+        password_hash=password_hash,
+        first_name=company.split(maxsplit=1)[0],
         last_name="Owner",
         password_changed_at=datetime.now(UTC),
     )
@@ -233,37 +234,46 @@ async def _demo_store(
         delivery_radius_meters=radius,
     )
     await stores.insert_membership(session, store_id=store.id, user_id=user.id, role="owner", status="active")
-    return Login(store_type, email, DEMO_PASSWORD, company), store.id
+    return store
+
+
+def demo_logins() -> list[Login]:
+    """Every account the demo seed creates."""
+    system = [Login(role, f"{role}@{DEMO_DOMAIN}", DEMO_PASSWORD) for role in ("admin", "agent")]
+    vendors = [Login("vendor", f"{_slug(v[0])}@{DEMO_DOMAIN}", DEMO_PASSWORD, v[0]) for v in DEMO_VENDORS]
+    buyers = [Login("buyer", f"{_slug(b[0])}@{DEMO_DOMAIN}", DEMO_PASSWORD, b[0]) for b in DEMO_BUYERS]
+    return system + vendors + buyers
 
 
 async def demo_present(database: Database) -> bool:
     """True once the demo admin exists (seeding twice is a no-op)."""
     async with database.transaction() as session:
-        found = await session.scalar(select(func.count()).select_from(User).where(User.email == f"admin@{DEMO_DOMAIN}"))
+        found = await session.scalar(
+            select(func.count()).select_from(User).where(User.email == f"admin@{DEMO_DOMAIN}")
+        )
     return bool(found)
 
 
 async def seed_demo(database: Database, settings: Settings) -> list[Login]:
     """Admin, agent, verified buyers and vendors in CO and CA, products with tiers and stock."""
     passwords = Passwords(settings)
-    logins: list[Login] = []
+    password_hash = await passwords.hash(DEMO_PASSWORD)  # one Argon2 run for every store owner
     async with database.transaction() as session:
         for role in ("admin", "agent"):
             await auth_service.create_system_user(
                 session,
                 passwords,
-                role=role,  # type: ignore[arg-type]
+                role=role,
                 email=f"{role}@{DEMO_DOMAIN}",
                 first_name=role.title(),
                 last_name="Demo",
                 password=DEMO_PASSWORD,
             )
-            logins.append(Login(role, f"{role}@{DEMO_DOMAIN}", DEMO_PASSWORD))
         vendor_specs = []
         for index, (company, city, state, lat, lng, radius) in enumerate(DEMO_VENDORS):
-            login, store_id = await _demo_store(
+            store = await _demo_store(
                 session,
-                passwords,
+                password_hash,
                 store_type="vendor",
                 company=company,
                 city=city,
@@ -272,15 +282,14 @@ async def seed_demo(database: Database, settings: Settings) -> list[Login]:
                 lng=lng,
                 radius=radius,
             )
-            logins.append(login)
             vendor_specs.append(
                 VendorSpec(
-                    id=store_id,
-                    owner_user_id=store_id,
+                    id=store.id,
+                    owner_user_id=store.owner_user_id,
                     company_name=company,
                     state=state,
                     city=city,
-                    postal_code="",
+                    postal_code=store.address_postal_code,
                     lat=lat,
                     lng=lng,
                     delivery_radius_meters=radius,
@@ -291,14 +300,25 @@ async def seed_demo(database: Database, settings: Settings) -> list[Login]:
                 )
             )
         for company, city, state, lat, lng in DEMO_BUYERS:
-            login, _ = await _demo_store(
-                session, passwords, store_type="buyer", company=company, city=city, state=state, lat=lat, lng=lng
+            await _demo_store(
+                session,
+                password_hash,
+                store_type="buyer",
+                company=company,
+                city=city,
+                state=state,
+                lat=lat,
+                lng=lng,
             )
-            logins.append(login)
         connection = await session.connection()
         for index, spec in enumerate(vendor_specs):
             rows = list(synthetic.products(spec, seed=1000 + index))
             await _copy(connection, "products", synthetic.PRODUCT_COLUMNS, [r[0] for r in rows])
             await _copy(connection, "inventory_items", synthetic.INVENTORY_COLUMNS, [r[1] for r in rows])
-            await _copy(connection, "product_volume_discounts", synthetic.DISCOUNT_COLUMNS, [t for r in rows for t in r[2]])
-    return logins
+            await _copy(
+                connection,
+                "product_volume_discounts",
+                synthetic.DISCOUNT_COLUMNS,
+                [t for r in rows for t in r[2]],
+            )
+    return demo_logins()

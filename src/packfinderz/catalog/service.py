@@ -108,7 +108,9 @@ async def _owned(session: AsyncSession, ctx: StoreCtx, product_id: uuid.UUID, *,
     return product
 
 
-async def _ensure_sku_free(session: AsyncSession, store_id: uuid.UUID, sku: str, own: uuid.UUID | None) -> None:
+async def _ensure_sku_free(
+    session: AsyncSession, store_id: uuid.UUID, sku: str, own: uuid.UUID | None
+) -> None:
     holder = await repository.product_id_by_sku(session, store_id, sku)
     if holder is not None and holder != own:
         raise Conflict("sku already exists in this store", details={"constraint": "uq_products_store_id_sku"})
@@ -157,13 +159,16 @@ async def create_product(session: AsyncSession, ctx: StoreCtx, body: ProductCrea
     )
     await repository.replace_tiers(session, ctx.store_id, product.id, tiers)
     await repository.replace_gallery(session, product.id, gallery)
-    await _reconcile(session, product, [], body.media_ids, None, body.coa_media_id)
+    await _reconcile(
+        session, product, old_gallery=[], new_gallery=body.media_ids, old_coa=None, new_coa=body.coa_media_id
+    )
     return await _dto(session, product, ctx.store)
 
 
 async def _reconcile(
     session: AsyncSession,
     product: Product,
+    *,
     old_gallery: list[uuid.UUID | None],
     new_gallery: list[uuid.UUID],
     old_coa: uuid.UUID | None,
@@ -220,14 +225,16 @@ async def update_product(
     await _reconcile(
         session,
         product,
-        old_gallery,
-        new_gallery if new_gallery is not None else [m for m in old_gallery if m is not None],
-        old_coa,
-        new_coa,
+        old_gallery=old_gallery,
+        new_gallery=new_gallery if new_gallery is not None else [m for m in old_gallery if m is not None],
+        old_coa=old_coa,
+        new_coa=new_coa,
     )
     product = await repository.update_product(session, product, values)
     if body.inventory is not None:
-        await _write_inventory(session, product, body.inventory.available_qty, body.inventory.low_stock_threshold)
+        await _write_inventory(
+            session, product, body.inventory.available_qty, body.inventory.low_stock_threshold
+        )
     return await _dto(session, product, ctx.store)
 
 
@@ -239,7 +246,9 @@ async def delete_product(session: AsyncSession, ctx: StoreCtx, product_id: uuid.
     if inventory is not None and inventory.reserved_qty > 0:
         raise Conflict("product has reserved stock in open orders; deactivate instead")
     old_gallery = await repository.gallery_media_ids(session, product.id)
-    await _reconcile(session, product, old_gallery, [], product.coa_media_id, None)
+    await _reconcile(
+        session, product, old_gallery=old_gallery, new_gallery=[], old_coa=product.coa_media_id, new_coa=None
+    )
     await repository.delete_product(session, product.id)
 
 
@@ -354,18 +363,27 @@ def product_dto(record: ProductRecord) -> ProductDTO:
         updated_at=p.updated_at,
         inventory=_inventory(record.inventory) if record.inventory is not None else None,
         volume_discounts=[
-            VolumeDiscountDTO(id=t.id, min_qty=t.min_qty, discount_percent=t.discount_percent, created_at=t.created_at)
+            VolumeDiscountDTO(
+                id=t.id, min_qty=t.min_qty, discount_percent=t.discount_percent, created_at=t.created_at
+            )
             for t in record.tiers
         ],
         media=[
             ProductMediaDTO(
-                id=row.id, media_id=row.media_id, url=media.public_url, position=row.position, created_at=row.created_at
+                id=row.id,
+                media_id=row.media_id,
+                url=media.public_url,
+                position=row.position,
+                created_at=row.created_at,
             )
             for row, media in record.gallery
             if media is not None and media.status in READABLE_STATUSES
         ],
         vendor=VendorDTO(
-            store_id=vendor.id, company_name=vendor.company_name, dba_name=vendor.dba_name, logo_url=vendor.logo_url
+            store_id=vendor.id,
+            company_name=vendor.company_name,
+            dba_name=vendor.dba_name,
+            logo_url=vendor.logo_url,
         ),
     )
 

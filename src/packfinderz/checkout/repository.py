@@ -6,9 +6,9 @@ import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, func, insert, or_, select, true, update
+from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from packfinderz.models.cart import CartItem, CartRecord, CartVendorGroup
@@ -16,6 +16,11 @@ from packfinderz.models.catalog import Product
 from packfinderz.models.identity import Store
 from packfinderz.models.licenses import License
 from packfinderz.models.orders import OrderLineItem, PaymentIntent, VendorOrder
+
+# Core tables for the bulk writes (no ORM bookkeeping on rows this request does not load).
+VENDOR_ORDERS = cast(Table, VendorOrder.__table__)
+ORDER_LINES = cast(Table, OrderLineItem.__table__)
+INTENTS = cast(Table, PaymentIntent.__table__)
 
 
 @dataclass(frozen=True)
@@ -131,19 +136,62 @@ async def parties(
     return {row[0].id: (row[0], bool(row[1])) for row in rows}
 
 
-async def insert_orders(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[VendorOrder]:
-    """Insert the group's orders in one statement; order numbers and timestamps come back."""
-    orders = await session.scalars(insert(VendorOrder).returning(VendorOrder), rows)
-    return list(orders)
+async def insert_orders(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> dict[uuid.UUID, int]:
+    """Insert the group's orders in one statement; returns each order's number."""
+    result = await session.execute(
+        insert(VENDOR_ORDERS).returning(VENDOR_ORDERS.c.id, VENDOR_ORDERS.c.order_number), rows
+    )
+    return {row.id: row.order_number for row in result}
 
 
 async def insert_lines(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    await session.execute(insert(OrderLineItem), rows)
+    await session.execute(insert(ORDER_LINES), rows)
 
 
 async def insert_intents(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
-        await session.execute(insert(PaymentIntent), rows)
+        await session.execute(insert(INTENTS), rows)
+
+
+async def reject_lines(session: AsyncSession, line_ids: Collection[uuid.UUID], reason: str) -> None:
+    """Lines never reserved become rejected with the reason (nothing to release)."""
+    await session.execute(
+        update(ORDER_LINES)
+        .where(ORDER_LINES.c.id.in_(list(line_ids)))
+        .values(status="rejected", notes=reason, updated_at=func.now())
+    )
+
+
+async def set_order_totals(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Write each order's status and totals (`id`, `status`, `*_cents` per row)."""
+    await session.execute(
+        update(VENDOR_ORDERS)
+        .where(VENDOR_ORDERS.c.id == bindparam("order_id"))
+        .values(
+            status=bindparam("status"),
+            subtotal_cents=bindparam("subtotal_cents"),
+            discounts_cents=bindparam("discounts_cents"),
+            total_cents=bindparam("total_cents"),
+            balance_due_cents=bindparam("balance_due_cents"),
+            updated_at=func.now(),
+        ),
+        [{**{k: v for k, v in row.items() if k != "id"}, "order_id": row["id"]} for row in rows],
+    )
+
+
+async def settle_intents(
+    session: AsyncSession, *, dropped: Collection[uuid.UUID], amounts: dict[uuid.UUID, int]
+) -> None:
+    """Remove the intents of orders that ended rejected; set the amount of the others to their total."""
+    if dropped:
+        await session.execute(delete(INTENTS).where(INTENTS.c.order_id.in_(list(dropped))))
+    if amounts:
+        await session.execute(
+            update(INTENTS)
+            .where(INTENTS.c.order_id == bindparam("intent_order_id"))
+            .values(amount_cents=bindparam("amount_cents"), updated_at=func.now()),
+            [{"intent_order_id": order_id, "amount_cents": amount} for order_id, amount in amounts.items()],
+        )
 
 
 async def convert_cart(session: AsyncSession, cart_id: uuid.UUID, values: dict[str, Any]) -> datetime:

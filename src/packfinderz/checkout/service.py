@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -48,18 +49,32 @@ GROUP_CONSTRAINT = "uq_vendor_orders_checkout_group_id_vendor_store_id"
 
 @dataclass
 class _Vendor:
-    """One visible vendor's lines during checkout."""
+    """One visible vendor's lines and the order being written for them."""
 
     id: uuid.UUID
     lines: list[CartLine]
     warnings: list[dict[str, str]]
     promo: dict[str, Any] | None
-    # line item id -> rejection reason (absent: reserved)
+    order_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    order_number: int = 0
+    # cart item id -> order line id, and -> rejection reason (absent: pending)
+    line_ids: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
     rejected: dict[uuid.UUID, str] = field(default_factory=dict)
 
+    def live(self) -> list[CartLine]:
+        return [line for line in self.lines if line.item.id not in self.rejected]
+
     @property
-    def reserved_any(self) -> bool:
-        return any(line.item.id not in self.rejected for line in self.lines)
+    def status(self) -> str:
+        return "created_pending" if self.live() else "rejected"
+
+    def totals(self) -> tuple[int, int, int, int]:
+        """(subtotal, discounts, total, balance due) over the live lines (commerce.md §8.3)."""
+        live = self.live()
+        subtotal = sum(line.item.line_subtotal_cents for line in live)
+        discounts = min(sum(line.item.line_discounts_cents for line in live), subtotal)
+        total = subtotal - discounts
+        return subtotal, discounts, total, total if live else 0
 
 
 def _unavailable(vendor_id: uuid.UUID, lines: Sequence[CartLine]) -> RejectedVendor:
@@ -110,53 +125,30 @@ async def checkout(
     if buyer.kyc_status != "verified" or not buyer_licensed:
         raise Forbidden("buyer verification required")
 
-    rejected_vendors: list[RejectedVendor] = []
+    unavailable: list[RejectedVendor] = []
     vendors: list[_Vendor] = []
-    for vendor_id in sorted(by_vendor):
+    for vendor_id in sorted(by_vendor, key=str):
         vendor_lines = by_vendor[vendor_id]
         store, licensed = parties.get(vendor_id, (None, False))
         if store is None or not licensed or not vendor_visible_to_buyer(store, buyer):
-            rejected_vendors.append(_unavailable(vendor_id, vendor_lines))
+            unavailable.append(_unavailable(vendor_id, vendor_lines))
             continue
         first = vendor_lines[0]
         vendors.append(_Vendor(vendor_id, vendor_lines, first.group_warnings, first.group_promo))
     if not vendors:
         raise Conflict(
             "no vendor in this cart is available",
-            details={"rejected_vendors": [v.model_dump(mode="json") for v in rejected_vendors]},
+            details={"rejected_vendors": [v.model_dump(mode="json") for v in unavailable]},
         )
-
     quantities = _check_rules(vendors)
+
     group_id = cart.checkout_group_id or uuid.uuid4()
+    writer = _Writer(session, ctx, cart=cart, body=body, buyer=buyer, group_id=group_id, settings=settings)
     try:
-        # A savepoint, so a concurrent conversion (unique group/vendor) undoes this attempt's
-        # reservations and rows, and the request still answers with the group's orders.
+        # A savepoint: should the group already hold orders (a concurrent conversion), only this
+        # insert is undone and the request answers with the group's orders (commerce.md §7.2 step 11).
         async with session.begin_nested():
-            outcome = await inventory.reserve(session, quantities)
-            for vendor in vendors:
-                for line in vendor.lines:
-                    if line.item.id not in vendor.rejected and not outcome[line.item.product_id]:
-                        vendor.rejected[line.item.id] = "insufficient_inventory"
-            if not any(v.reserved_any for v in vendors):
-                rejected_vendors.extend(_stock_rejection(v, None) for v in vendors)
-                raise Conflict(
-                    "nothing in this cart could be reserved",
-                    details={
-                        "rejected_vendors": [
-                            v.model_dump(mode="json") for v in sorted(rejected_vendors, key=_vendor_key)
-                        ]
-                    },
-                )
-            result = await _write(
-                session,
-                ctx,
-                cart=cart,
-                body=body,
-                buyer=buyer,
-                vendors=vendors,
-                group_id=group_id,
-                settings=settings,
-            )
+            await writer.insert_orders(vendors)
     except IntegrityError as exc:
         if GROUP_CONSTRAINT not in str(exc.orig):
             raise
@@ -165,7 +157,30 @@ async def checkout(
             raise
         log.warning("checkout.concurrent_conversion", cart_id=str(cart.id))
         return 200, await _replay(session, converted)
-    result.rejected_vendors = sorted([*rejected_vendors, *result.rejected_vendors], key=_vendor_key)
+    await writer.write_rest(vendors)
+
+    # Stock last: everything that does not depend on the reservation is written above, so the hot
+    # inventory rows stay locked (ascending product id, to commit) for as few statements as possible.
+    outcome = await inventory.reserve(session, quantities)
+    short = [
+        (vendor, line)
+        for vendor in vendors
+        for line in vendor.live()
+        if not outcome[line.item.product_id]  # merged lines of one product share its outcome
+    ]
+    for vendor, line in short:
+        vendor.rejected[line.item.id] = "insufficient_inventory"
+    if not any(vendor.live() for vendor in vendors):
+        rejected = [*unavailable, *(_stock_rejection(v, None) for v in vendors)]
+        raise Conflict(  # rolls the whole checkout back: the cart stays active
+            "nothing in this cart could be reserved",
+            details={
+                "rejected_vendors": [v.model_dump(mode="json") for v in sorted(rejected, key=_vendor_key)]
+            },
+        )
+    if short:
+        await writer.record_shortfall(vendors, short)
+    result = await writer.finish(vendors, unavailable)
     log.info(
         "checkout.converted",
         checkout_group_id=str(group_id),
@@ -242,162 +257,277 @@ def _name(line: CartLine) -> str:
     return line.product.title if line.product is not None else line.item.title
 
 
-async def _write(
-    session: AsyncSession,
-    ctx: StoreCtx,
-    *,
-    cart: CartRecord,
-    body: CheckoutIn,
-    buyer: Store,
-    vendors: Sequence[_Vendor],
-    group_id: uuid.UUID,
-    settings: Settings,
-) -> CheckoutResult:
-    """Insert orders, lines and intents, convert the cart, emit the events; the result of §7.5."""
-    tokens = ad_tokens.for_buyer(cart.ad_tokens, settings.effective_ads_token_secret, buyer.id)
-    shipping = body.shipping_address.model_dump(mode="json")
-    billing = body.billing_address.model_dump(mode="json") if body.billing_address else shipping
-    shipping_line = body.shipping_line.model_dump(mode="json") if body.shipping_line else None
-    order_rows: list[dict[str, Any]] = []
-    line_rows: list[dict[str, Any]] = []
-    for vendor in vendors:
-        order_id = uuid.uuid4()
-        live = [line for line in vendor.lines if line.item.id not in vendor.rejected]
-        subtotal = sum(line.item.line_subtotal_cents for line in live)
-        discounts = min(sum(line.item.line_discounts_cents for line in live), subtotal)
-        total = subtotal - discounts
-        store_token = ad_tokens.best_for(tokens, "store", vendor.id)
-        order_rows.append(
-            {
-                "id": order_id,
-                "cart_id": cart.id,
-                "checkout_group_id": group_id,
-                "buyer_store_id": buyer.id,
-                "vendor_store_id": vendor.id,
-                "status": "created_pending" if live else "rejected",
-                "shipping_address": shipping,
-                "payment_method": body.payment_method,
-                "shipping_line": shipping_line,
-                "warnings": vendor.warnings,
-                "promo": vendor.promo,
-                "ad_token": store_token.raw if store_token else None,
-                "subtotal_cents": subtotal,
-                "discounts_cents": discounts,
-                "total_cents": total,
-                "balance_due_cents": total if live else 0,
-            }
-        )
-        for position, line in enumerate(vendor.lines):
-            item, product = line.item, line.product
-            product_token = ad_tokens.best_for(tokens, "product", item.product_id)
-            reason = vendor.rejected.get(item.id)
-            line_rows.append(
+class _Writer:
+    """The rows of one checkout: orders, lines, intents, the converted cart and the two events."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        ctx: StoreCtx,
+        *,
+        cart: CartRecord,
+        body: CheckoutIn,
+        buyer: Store,
+        group_id: uuid.UUID,
+        settings: Settings,
+    ) -> None:
+        self.session, self.ctx, self.cart, self.body, self.buyer = session, ctx, cart, body, buyer
+        self.group_id = group_id
+        self.tokens = ad_tokens.for_buyer(cart.ad_tokens, settings.effective_ads_token_secret, buyer.id)
+        self.shipping = body.shipping_address.model_dump(mode="json")
+        self.billing = body.billing_address.model_dump(mode="json") if body.billing_address else self.shipping
+        self.shipping_line = body.shipping_line.model_dump(mode="json") if body.shipping_line else None
+        self.intent_status = "pending" if body.payment_method == "ach" else "unpaid"
+        self.converted_at: datetime | None = None
+
+    def _token(self, target_type: str, target_id: uuid.UUID) -> str | None:
+        token = ad_tokens.best_for(self.tokens, target_type, target_id)
+        return token.raw if token else None
+
+    async def insert_orders(self, vendors: Sequence[_Vendor]) -> None:
+        rows = []
+        for vendor in vendors:
+            subtotal, discounts, total, balance = vendor.totals()
+            rows.append(
                 {
-                    "id": uuid.uuid4(),
-                    "order_id": order_id,
-                    "product_id": item.product_id if product is not None else None,
-                    "cart_item_id": item.id,
-                    "position": position,
-                    "name": _name(line),
-                    "sku": product.sku if product else None,
-                    "category": product.category if product else None,
-                    "strain": product.strain if product else None,
-                    "classification": product.classification if product else None,
-                    "unit": item.unit,
-                    "thumbnail": item.thumbnail,
-                    "moq": item.moq,
-                    "max_qty": item.max_qty,
-                    "unit_price_cents": item.unit_price_cents,
-                    "qty": item.quantity,
-                    "discount_cents": item.line_discounts_cents,
-                    "line_subtotal_cents": item.line_subtotal_cents,
-                    "total_cents": item.line_total_cents,
-                    "warnings": item.warnings,
-                    "applied_volume_discount": item.applied_volume_discount,
-                    "ad_token": product_token.raw if product_token else None,
-                    "status": "rejected" if reason else "pending",
-                    "notes": reason,
+                    "id": vendor.order_id,
+                    "cart_id": self.cart.id,
+                    "checkout_group_id": self.group_id,
+                    "buyer_store_id": self.buyer.id,
+                    "vendor_store_id": vendor.id,
+                    "status": vendor.status,
+                    "shipping_address": self.shipping,
+                    "payment_method": self.body.payment_method,
+                    "shipping_line": self.shipping_line,
+                    "warnings": vendor.warnings,
+                    "promo": vendor.promo,
+                    "ad_token": self._token("store", vendor.id),
+                    "subtotal_cents": subtotal,
+                    "discounts_cents": discounts,
+                    "total_cents": total,
+                    "balance_due_cents": balance,
                 }
             )
-    orders = sorted(await repository.insert_orders(session, order_rows), key=lambda o: str(o.vendor_store_id))
-    await repository.insert_lines(session, line_rows)
-    intent_status = "pending" if body.payment_method == "ach" else "unpaid"
-    intent_rows = [
-        {
-            "order_id": o.id,
-            "method": body.payment_method,
-            "status": intent_status,
-            "amount_cents": o.total_cents,
+        numbers = await repository.insert_orders(self.session, rows)
+        for vendor in vendors:
+            vendor.order_number = numbers[vendor.order_id]
+
+    async def write_rest(self, vendors: Sequence[_Vendor]) -> None:
+        """Lines (pending unless already rejected), intents, the converted cart, order_created."""
+        line_rows = []
+        for vendor in vendors:
+            for position, line in enumerate(vendor.lines):
+                item, product = line.item, line.product
+                line_id = vendor.line_ids.setdefault(item.id, uuid.uuid4())
+                reason = vendor.rejected.get(item.id)
+                line_rows.append(
+                    {
+                        "id": line_id,
+                        "order_id": vendor.order_id,
+                        "product_id": item.product_id if product is not None else None,
+                        "cart_item_id": item.id,
+                        "position": position,
+                        "name": _name(line),
+                        "sku": product.sku if product else None,
+                        "category": product.category if product else None,
+                        "strain": product.strain if product else None,
+                        "classification": product.classification if product else None,
+                        "unit": item.unit,
+                        "thumbnail": item.thumbnail,
+                        "moq": item.moq,
+                        "max_qty": item.max_qty,
+                        "unit_price_cents": item.unit_price_cents,
+                        "qty": item.quantity,
+                        "discount_cents": item.line_discounts_cents,
+                        "line_subtotal_cents": item.line_subtotal_cents,
+                        "total_cents": item.line_total_cents,
+                        "warnings": item.warnings,
+                        "applied_volume_discount": item.applied_volume_discount,
+                        "ad_token": self._token("product", item.product_id),
+                        "status": "rejected" if reason else "pending",
+                        "notes": reason,
+                    }
+                )
+        await repository.insert_lines(self.session, line_rows)
+        await repository.insert_intents(
+            self.session,
+            [
+                {
+                    "order_id": vendor.order_id,
+                    "method": self.body.payment_method,
+                    "status": self.intent_status,
+                    "amount_cents": vendor.totals()[2],
+                }
+                for vendor in vendors
+                if vendor.live()
+            ],
+        )
+        self.converted_at = await repository.convert_cart(
+            self.session,
+            self.cart.id,
+            {
+                "checkout_group_id": self.group_id,
+                "shipping_address": self.shipping,
+                "billing_address": self.billing,
+                "payment_method": self.body.payment_method,
+                "shipping_line": self.shipping_line,
+                "tip_cents": self.body.tip_cents,
+            },
+        )
+        await emit(
+            self.session,
+            OrderCreated(checkout_group_id=self.group_id, vendor_order_ids=[v.order_id for v in vendors]),
+            actor=self.ctx.actor(),
+            dedupe_key=f"order_created:{self.group_id}",
+        )
+
+    async def record_shortfall(
+        self, vendors: Sequence[_Vendor], short: Sequence[tuple[_Vendor, CartLine]]
+    ) -> None:
+        """Lines that could not be reserved become rejected; their orders' totals and intents follow."""
+        await repository.reject_lines(
+            self.session, [vendor.line_ids[line.item.id] for vendor, line in short], "insufficient_inventory"
+        )
+        affected = [v for v in vendors if any(v is vendor for vendor, _ in short)]
+        totals = []
+        for vendor in affected:
+            subtotal, discounts, total, balance = vendor.totals()
+            totals.append(
+                {
+                    "id": vendor.order_id,
+                    "status": vendor.status,
+                    "subtotal_cents": subtotal,
+                    "discounts_cents": discounts,
+                    "total_cents": total,
+                    "balance_due_cents": balance,
+                }
+            )
+        await repository.set_order_totals(self.session, totals)
+        await repository.settle_intents(
+            self.session,
+            dropped=[v.order_id for v in affected if not v.live()],
+            amounts={v.order_id: v.totals()[2] for v in affected if v.live()},
+        )
+
+    async def finish(
+        self, vendors: Sequence[_Vendor], unavailable: Sequence[RejectedVendor]
+    ) -> CheckoutResult:
+        """Emit checkout_converted and build the CheckoutResult from the final state."""
+        assert self.converted_at is not None
+        await emit(
+            self.session,
+            CheckoutConverted(
+                checkout_group_id=self.group_id,
+                cart_id=self.cart.id,
+                buyer_store_id=self.buyer.id,
+                vendor_order_ids=[v.order_id for v in vendors],
+                vendor_store_ids=[v.id for v in vendors],
+                converted_at=self.converted_at,
+                analytics=self._analytics(vendors),
+            ),
+            actor=self.ctx.actor(),
+            dedupe_key=f"checkout_converted:{self.group_id}",
+        )
+        rejected = [*unavailable, *(_stock_rejection(v, v.order_id) for v in vendors if not v.live())]
+        return CheckoutResult.model_validate(
+            {
+                "checkout_group_id": self.group_id,
+                "shipping_address": self.shipping,
+                "billing_address": self.billing,
+                "payment_method": self.body.payment_method,
+                "shipping_line": self.shipping_line,
+                "tip_cents": self.body.tip_cents,
+                "vendor_orders": [self._order_out(v) for v in vendors],
+                "rejected_vendors": sorted(rejected, key=_vendor_key),
+            }
+        )
+
+    @staticmethod
+    def _order_out(vendor: _Vendor) -> CheckoutOrder:
+        subtotal, discounts, total, balance = vendor.totals()
+        return CheckoutOrder(
+            order_id=vendor.order_id,
+            order_number=vendor.order_number,
+            vendor_store_id=vendor.id,
+            status=vendor.status,
+            subtotal_cents=subtotal,
+            discounts_cents=discounts,
+            tax_cents=0,
+            transport_fee_cents=0,
+            total_cents=total,
+            balance_due_cents=balance,
+            items=[
+                CheckoutLine(
+                    line_item_id=vendor.line_ids[line.item.id],
+                    product_id=line.item.product_id if line.product is not None else None,
+                    product_name=_name(line),
+                    thumbnail=line.item.thumbnail,
+                    qty=line.item.quantity,
+                    unit=line.item.unit,
+                    unit_price_cents=line.item.unit_price_cents,
+                    discount_cents=line.item.line_discounts_cents,
+                    total_cents=line.item.line_total_cents,
+                    status="rejected" if line.item.id in vendor.rejected else "pending",
+                    notes=vendor.rejected.get(line.item.id),
+                )
+                for line in vendor.lines
+            ],
+        )
+
+    def _analytics(self, vendors: Sequence[_Vendor]) -> dict[str, Any]:
+        """`checkout_converted.analytics` (platform.md §10); money sums are over the orders created."""
+        address = self.body.shipping_address
+        orders = [(vendor, vendor.totals()) for vendor in vendors]
+        return {
+            "currency": "USD",
+            "payment_method": self.body.payment_method,
+            "shipping_address": {"postal_code": address.postal_code, "lat": address.lat, "lng": address.lng},
+            "shipping_line": self.shipping_line,
+            "subtotal_cents": sum(t[0] for _, t in orders),
+            "discounts_cents": sum(t[1] for _, t in orders),
+            "total_cents": sum(t[2] for _, t in orders),
+            "ad_tokens": list(self.cart.ad_tokens),
+            "vendor_orders": [
+                {
+                    "order_id": str(vendor.order_id),
+                    "vendor_store_id": str(vendor.id),
+                    "status": vendor.status,
+                    "payment_status": self.intent_status if vendor.live() else None,
+                    "payment_method": self.body.payment_method,
+                    "total_cents": totals[2],
+                    "balance_due_cents": totals[3],
+                    "payment_intent_status": self.intent_status if vendor.live() else None,
+                    "payment_intent_method": self.body.payment_method if vendor.live() else None,
+                    "ad_token": self._token("store", vendor.id),
+                }
+                for vendor, totals in orders
+            ],
+            "items": [
+                {
+                    "order_id": str(vendor.order_id),
+                    "vendor_store_id": str(vendor.id),
+                    "product_id": str(line.item.product_id) if line.product else None,
+                    "name": _name(line),
+                    "category": line.product.category if line.product else None,
+                    "strain": line.product.strain if line.product else None,
+                    "classification": line.product.classification if line.product else None,
+                    "unit": line.item.unit,
+                    "moq": line.item.moq,
+                    "max_qty": line.item.max_qty,
+                    "qty": line.item.quantity,
+                    "unit_price_cents": line.item.unit_price_cents,
+                    "discount_cents": line.item.line_discounts_cents,
+                    "line_subtotal_cents": line.item.line_subtotal_cents,
+                    "line_total_cents": line.item.line_total_cents,
+                    "status": "rejected" if line.item.id in vendor.rejected else "pending",
+                    "warnings": line.item.warnings,
+                    "applied_volume_discount": line.item.applied_volume_discount,
+                    "ad_token": self._token("product", line.item.product_id),
+                }
+                for vendor, _ in orders
+                for line in vendor.lines
+            ],
         }
-        for o in orders
-        if o.status != "rejected"
-    ]
-    await repository.insert_intents(session, intent_rows)
-    converted_at = await repository.convert_cart(
-        session,
-        cart.id,
-        {
-            "checkout_group_id": group_id,
-            "shipping_address": shipping,
-            "billing_address": billing,
-            "payment_method": body.payment_method,
-            "shipping_line": shipping_line,
-            "tip_cents": body.tip_cents,
-        },
-    )
-    lines_by_order: dict[uuid.UUID, list[dict[str, Any]]] = {}
-    for row in line_rows:
-        lines_by_order.setdefault(row["order_id"], []).append(row)
-    order_ids = [o.id for o in orders]
-    await emit(
-        session,
-        OrderCreated(checkout_group_id=group_id, vendor_order_ids=order_ids),
-        actor=ctx.actor(),
-        dedupe_key=f"order_created:{group_id}",
-    )
-    await emit(
-        session,
-        CheckoutConverted(
-            checkout_group_id=group_id,
-            cart_id=cart.id,
-            buyer_store_id=buyer.id,
-            vendor_order_ids=order_ids,
-            vendor_store_ids=[o.vendor_store_id for o in orders],
-            converted_at=converted_at,
-            analytics=_analytics(body, cart, orders, lines_by_order, intent_status),
-        ),
-        actor=ctx.actor(),
-        dedupe_key=f"checkout_converted:{group_id}",
-    )
-    vendor_of = {v.id: v for v in vendors}
-    return CheckoutResult(
-        checkout_group_id=group_id,
-        shipping_address=shipping,
-        billing_address=billing,
-        payment_method=body.payment_method,
-        shipping_line=shipping_line,
-        tip_cents=body.tip_cents,
-        vendor_orders=[_order_out(o, [_line_out(r) for r in lines_by_order[o.id]]) for o in orders],
-        rejected_vendors=[
-            _stock_rejection(vendor_of[o.vendor_store_id], o.id) for o in orders if o.status == "rejected"
-        ],
-    )
-
-
-def _line_out(row: dict[str, Any]) -> CheckoutLine:
-    return CheckoutLine(
-        line_item_id=row["id"],
-        product_id=row["product_id"],
-        product_name=row["name"],
-        thumbnail=row["thumbnail"],
-        qty=row["qty"],
-        unit=row["unit"],
-        unit_price_cents=row["unit_price_cents"],
-        discount_cents=row["discount_cents"],
-        total_cents=row["total_cents"],
-        status=row["status"],
-        notes=row["notes"],
-    )
 
 
 def _order_fields(order: VendorOrder) -> dict[str, Any]:
@@ -417,67 +547,6 @@ def _order_fields(order: VendorOrder) -> dict[str, Any]:
 
 def _order_out(order: VendorOrder, items: list[CheckoutLine]) -> CheckoutOrder:
     return CheckoutOrder(**_order_fields(order), items=items)
-
-
-def _analytics(
-    body: CheckoutIn,
-    cart: CartRecord,
-    orders: Sequence[VendorOrder],
-    lines_by_order: dict[uuid.UUID, list[dict[str, Any]]],
-    intent_status: str,
-) -> dict[str, Any]:
-    """`checkout_converted.analytics` (platform.md §10); money sums are over the orders created."""
-    address = body.shipping_address
-    return {
-        "currency": "USD",
-        "payment_method": body.payment_method,
-        "shipping_address": {"postal_code": address.postal_code, "lat": address.lat, "lng": address.lng},
-        "shipping_line": body.shipping_line.model_dump(mode="json") if body.shipping_line else None,
-        "subtotal_cents": sum(o.subtotal_cents for o in orders),
-        "discounts_cents": sum(o.discounts_cents for o in orders),
-        "total_cents": sum(o.total_cents for o in orders),
-        "ad_tokens": list(cart.ad_tokens),
-        "vendor_orders": [
-            {
-                "order_id": str(o.id),
-                "vendor_store_id": str(o.vendor_store_id),
-                "status": o.status,
-                "payment_status": intent_status if o.status != "rejected" else None,
-                "payment_method": o.payment_method,
-                "total_cents": o.total_cents,
-                "balance_due_cents": o.balance_due_cents,
-                "payment_intent_status": intent_status if o.status != "rejected" else None,
-                "payment_intent_method": o.payment_method if o.status != "rejected" else None,
-                "ad_token": o.ad_token,
-            }
-            for o in orders
-        ],
-        "items": [
-            {
-                "order_id": str(o.id),
-                "vendor_store_id": str(o.vendor_store_id),
-                "product_id": str(row["product_id"]) if row["product_id"] else None,
-                "name": row["name"],
-                "category": row["category"],
-                "strain": row["strain"],
-                "classification": row["classification"],
-                "unit": row["unit"],
-                "moq": row["moq"],
-                "max_qty": row["max_qty"],
-                "qty": row["qty"],
-                "unit_price_cents": row["unit_price_cents"],
-                "discount_cents": row["discount_cents"],
-                "line_subtotal_cents": row["line_subtotal_cents"],
-                "line_total_cents": row["total_cents"],
-                "status": row["status"],
-                "warnings": row["warnings"],
-                "applied_volume_discount": row["applied_volume_discount"],
-                "ad_token": row["ad_token"],
-            }
-            for o in orders
-            for row in lines_by_order[o.id]
-        ],
-    }
 
 
 # --- replay and confirmation -----------------------------------------------------------------------

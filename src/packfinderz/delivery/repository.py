@@ -78,4 +78,4 @@ async def active_assignment_counts(
         .where(OrderAssignment.agent_user_id.in_(list(agent_ids)), OrderAssignment.active)
         .group_by(OrderAssignment.agent_user_id)
     )
-    return {agent: int(count) for agent, count in rows.tuples()}
+    return {agent: int(count) for agent, count in rows}

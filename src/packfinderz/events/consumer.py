@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from packfinderz.config import Settings
 from packfinderz.events.registry import TOPICS, EventPayload, UnknownEventType, lookup
+from packfinderz.kit.aio import wait_any
 from packfinderz.kit.db import Database
 from packfinderz.kit.transport import Message, Subscription, Transport, TransportError, create_transport
 from packfinderz.worker.runner import WorkerContext
@@ -45,6 +46,8 @@ CONSUMER_HANDLE_SECONDS = Histogram(
 GUARD_PROCESSING_TTL_SECONDS = 300
 HANDLE_TIMEOUT_SECONDS = 60.0
 RESUBSCRIBE_MAX_SECONDS = 10.0
+# A reader blocks at most 5 s in a read; past this it is cancelled.
+READER_STOP_SECONDS = 10.0
 # Modules that register consumers when imported (each domain adds its own).
 CONSUMER_MODULES = (
     "packfinderz.notifications.consumers",
@@ -205,13 +208,16 @@ class ConsumerRunner:
         # One semaphore per consumer, shared by its topics.
         slots = {consumer.name: asyncio.Semaphore(self.concurrency) for consumer in self.consumers}
         readers = [
-            asyncio.create_task(self._read(consumer, subscription, slots[consumer.name], in_flight))
+            asyncio.create_task(self._read(consumer, subscription, slots[consumer.name], in_flight, stop))
             for consumer in self.consumers
             for subscription in consumer.subscriptions()
         ]
         log.info("consumers.started", consumers=[c.name for c in self.consumers])
         try:
             await stop.wait()
+            # Readers notice `stop` after their current (bounded) read; cancelling a blocked read is
+            # avoided because the Redis client can hang on it.
+            await asyncio.wait(readers, timeout=READER_STOP_SECONDS)
         finally:
             for reader in readers:
                 reader.cancel()
@@ -225,11 +231,12 @@ class ConsumerRunner:
         subscription: Subscription,
         slots: asyncio.Semaphore,
         in_flight: set[asyncio.Task[None]],
+        stop: asyncio.Event,
     ) -> None:
         delay = 0.5
-        while True:
+        while not stop.is_set():
             try:
-                async for message in self.transport.subscribe(subscription):
+                async for message in self.transport.subscribe(subscription, stop):
                     await slots.acquire()
                     task = asyncio.create_task(self._process_and_release(consumer, message, slots))
                     in_flight.add(task)
@@ -244,7 +251,7 @@ class ConsumerRunner:
                 )
                 if self.record_error:
                     self.record_error(f"consumer:{consumer.name}", str(exc))
-                await asyncio.sleep(delay)
+                await wait_any(stop, seconds=delay)
                 delay = min(delay * 2, RESUBSCRIBE_MAX_SECONDS)
 
     async def _process_and_release(

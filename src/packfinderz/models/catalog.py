@@ -168,9 +168,7 @@ class Product(Base):
         Index("ix_products_active_store_id_id", "store_id", "id", postgresql_where=text("is_active")),
         Index("ix_products_search", text("pf_scoped_tsv(vendor_state, search_tsv)"), postgresql_using="gin"),
         Index("ix_products_state_lower_sku", "vendor_state", text("lower(sku) text_pattern_ops")),
-        Index(
-            "ix_products_coa_media_id", "coa_media_id", postgresql_where=text("coa_media_id IS NOT NULL")
-        ),
+        Index("ix_products_coa_media_id", "coa_media_id", postgresql_where=text("coa_media_id IS NOT NULL")),
     )
 
 

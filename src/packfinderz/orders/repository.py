@@ -373,7 +373,7 @@ async def storefront_totals(
             VendorOrder.id,
             VendorOrder.total_cents,
             VendorOrder.discounts_cents,
-            _TOTAL_ITEMS.label("items"),
+            _TOTAL_ITEMS.label("item_count"),
         )
         .where(VendorOrder.buyer_store_id == buyer_store_id, VendorOrder.vendor_store_id == vendor_store_id)
         .subquery()
@@ -382,7 +382,7 @@ async def storefront_totals(
         await session.execute(
             select(
                 func.count(orders.c.id),
-                func.coalesce(func.sum(orders.c.items), 0),
+                func.coalesce(func.sum(orders.c.item_count), 0),
                 func.coalesce(func.sum(orders.c.total_cents), 0),
                 func.coalesce(func.sum(orders.c.discounts_cents), 0),
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -52,8 +53,8 @@ class Transport(Protocol):
     async def publish(self, topic: str, attributes: dict[str, str], body: bytes) -> str:
         """Publish one message and return its broker id once the broker acknowledged it."""
 
-    def subscribe(self, subscription: Subscription) -> AsyncIterator[Message]:
-        """Messages of a subscription, forever (stop by closing the iterator or cancelling)."""
+    def subscribe(self, subscription: Subscription, stop: asyncio.Event) -> AsyncIterator[Message]:
+        """Messages of a subscription until `stop` is set (checked at least every few seconds)."""
 
     async def probe(self) -> dict[str, Any]:
         """Readiness probe; raises when the broker is unreachable."""

@@ -193,7 +193,9 @@ class PubSubTransport:
             raise TransportError(f"pubsub publish failed: {type(exc).__name__}: {exc}") from exc
         return str(message_id)
 
-    async def subscribe(self, subscription: Subscription) -> AsyncIterator[PubSubMessage]:
+    async def subscribe(
+        self, subscription: Subscription, stop: asyncio.Event
+    ) -> AsyncIterator[PubSubMessage]:
         """Streaming pull with flow control CONSUMER_CONCURRENCY; messages cross into the loop by queue."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
@@ -207,7 +209,7 @@ class PubSubTransport:
             flow_control=self._types.FlowControl(max_messages=self.concurrency),
         )
         try:
-            while True:
+            while not stop.is_set():
                 try:
                     message = await asyncio.wait_for(queue.get(), QUEUE_POLL_SECONDS)
                 except TimeoutError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -112,12 +113,17 @@ class RedisStreamsTransport:
             raise TransportError(f"XADD failed: {type(exc).__name__}: {exc}") from exc
         return str(entry_id)
 
-    async def subscribe(self, subscription: Subscription) -> AsyncIterator[RedisStreamMessage]:
-        """New entries with XREADGROUP, and entries idle past the redelivery threshold with XAUTOCLAIM."""
+    async def subscribe(
+        self, subscription: Subscription, stop: asyncio.Event
+    ) -> AsyncIterator[RedisStreamMessage]:
+        """New entries with XREADGROUP, and entries idle past the redelivery threshold with XAUTOCLAIM.
+
+        Reads block for at most 5 s, so `stop` is noticed without cancelling a blocked read.
+        """
         stream = stream_key(subscription.topic)
         member = f"{self.instance}-{next(self._members)}"
         last_claim = 0.0
-        while True:
+        while not stop.is_set():
             try:
                 if time.monotonic() - last_claim >= self.claim_interval:
                     last_claim = time.monotonic()

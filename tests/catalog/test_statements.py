@@ -1,0 +1,111 @@
+"""No N+1: the SQL statements of a search page and of a product detail do not grow with their size."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import event, text
+
+from packfinderz.kit.db import Database
+from tests.catalog.conftest import buyer_at, create_product, insert_products, vendor_at
+from tests.compliance.conftest import PNG, uploaded
+
+
+@contextmanager
+def statements(app: FastAPI) -> Iterator[list[str]]:
+    """Every SQL statement the app's engine executes inside the block."""
+    seen: list[str] = []
+
+    def record(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    engine = app.state.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+async def test_search_page_statements_do_not_depend_on_page_size(
+    app: FastAPI, client: httpx.AsyncClient, db: Database
+) -> None:
+    vendors = [await vendor_at(client, db) for _ in range(3)]
+    for vendor in vendors:
+        await insert_products(db, vendor, 40)
+    buyer = await buyer_at(client)
+    counts: dict[tuple[str, int], int] = {}
+    for params in ({}, {"q": "bulk", "sort": "relevance"}, {"sort": "distance"}, {"category": "flower"}):
+        for limit in (1, 100):
+            query = {**params, "limit": limit}
+            await client.get("/api/v1/products", params=query, headers=buyer.headers)  # warms the total
+            with statements(app) as seen:
+                response = await client.get("/api/v1/products", params=query, headers=buyer.headers)
+            assert response.status_code == 200
+            assert len(response.json()["data"]["items"]) == min(limit, 120)
+            counts[(str(params), limit)] = len(seen)
+    # membership check, planner settings, gate, page (the total comes from its cache)
+    assert set(counts.values()) == {4}, counts
+
+
+async def test_first_search_counts_once(app: FastAPI, client: httpx.AsyncClient, db: Database) -> None:
+    vendor = await vendor_at(client, db)
+    await insert_products(db, vendor, 30)
+    buyer = await buyer_at(client)
+    with statements(app) as seen:
+        await client.get("/api/v1/products", params={"limit": 5}, headers=buyer.headers)
+    assert len(seen) == 5
+    assert sum("count(" in s.lower() for s in seen) == 1
+
+
+async def test_vendor_table_and_storefront_statements(
+    app: FastAPI, client: httpx.AsyncClient, db: Database
+) -> None:
+    vendor = await vendor_at(client, db)
+    await insert_products(db, vendor, 60)
+    buyer = await buyer_at(client)
+    for account, path in (
+        (vendor, "/api/v1/vendor/products"),
+        (buyer, f"/api/v1/stores/{vendor.store_id}/products"),
+    ):
+        counts = []
+        for limit in (1, 50):
+            with statements(app) as seen:
+                response = await client.get(path, params={"limit": limit}, headers=account.headers)
+            assert response.status_code == 200
+            counts.append(len(seen))
+        assert counts[0] == counts[1] <= 5, (path, counts)
+
+
+async def test_detail_statements_do_not_depend_on_tiers_or_gallery(
+    app: FastAPI, client: httpx.AsyncClient, db: Database
+) -> None:
+    vendor = await vendor_at(client, db)
+    buyer = await buyer_at(client)
+    small = await create_product(client, vendor)
+    images = [
+        str(
+            (
+                await uploaded(client, vendor, kind="product", mime="image/png", content=PNG, name=f"{i}.png")
+            ).media_id
+        )
+        for i in range(6)
+    ]
+    tiers = [{"min_qty": q, "discount_percent": q / 10} for q in range(2, 12)]
+    large = await create_product(client, vendor, media_ids=images, volume_discounts=tiers)
+    counts = []
+    for product in (small, large):
+        with statements(app) as seen:
+            response = await client.get(f"/api/v1/products/{product['id']}", headers=buyer.headers)
+        assert response.status_code == 200
+        counts.append(len(seen))
+    assert len(response.json()["data"]["media"]) == 6
+    assert len(response.json()["data"]["volume_discounts"]) == 10
+    # membership, product + vendor, inventory + COA, tiers, gallery
+    assert counts == [5, 5]
+    async with db.transaction() as session:
+        assert await session.scalar(text("SELECT count(*) FROM product_media")) == 6
