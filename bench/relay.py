@@ -25,22 +25,22 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("PACKFINDERZ_TEST_NAMESPACE", "bench")
 
-from redis.asyncio import Redis  # noqa: E402
-from sqlalchemy import text  # noqa: E402
-from sqlalchemy.ext.asyncio import AsyncSession  # noqa: E402
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from bench._common import percentile, report  # noqa: E402
-from packfinderz.config import Settings  # noqa: E402
-from packfinderz.events.consumer import Consumer, ConsumerRunner, Event  # noqa: E402
-from packfinderz.events.outbox import emit  # noqa: E402
-from packfinderz.events.registry import TOPICS, MediaDeleted  # noqa: E402
-from packfinderz.kit.db import Database, create_database  # noqa: E402
-from packfinderz.kit.logging import configure_logging  # noqa: E402
-from packfinderz.kit.redis import create_redis  # noqa: E402
-from packfinderz.kit.transport import create_transport  # noqa: E402
-from tests.fixtures.processes import Process, child_env  # noqa: E402
-from tests.fixtures.pubsub import EmulatorUnavailable, PubSubEmulator, start_emulator  # noqa: E402
-from tests.fixtures.servers import TEST_DATA, TestServers, start_servers  # noqa: E402
+from bench._common import percentile, report
+from packfinderz.config import Settings
+from packfinderz.events.consumer import Consumer, ConsumerRunner, Event
+from packfinderz.events.outbox import emit
+from packfinderz.events.registry import TOPICS, MediaDeleted
+from packfinderz.kit.db import Database, create_database
+from packfinderz.kit.logging import configure_logging
+from packfinderz.kit.redis import create_redis
+from packfinderz.kit.transport import create_transport
+from tests.fixtures.processes import Process, child_env
+from tests.fixtures.pubsub import EmulatorUnavailable, PubSubEmulator, start_emulator
+from tests.fixtures.servers import TEST_DATA, TestServers, start_servers
 
 EVENTS = int(os.environ.get("BENCH_RELAY_EVENTS", "20000"))
 RATE = int(os.environ.get("BENCH_RELAY_RATE", "500"))
@@ -107,8 +107,8 @@ def media_event() -> MediaDeleted:
     return MediaDeleted(media_id=uuid.uuid4(), store_id=store, storage_key=f"{store}/product/bench.png")
 
 
-async def wait_until(check: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_until(check: Any, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
     while not await check():
         if time.monotonic() > deadline:
             raise TimeoutError(f"bench: timed out waiting for {what}")

@@ -62,7 +62,7 @@ async def test_list_pages_through_the_vendors_rows(
         "updated_at", "low_stock",
     }  # fmt: skip
     page = (await client.get("/api/v1/inventory", params={"limit": 3}, headers=vendor.headers)).json()["data"]
-    assert page["total"] is None
+    assert "total" not in page
     assert page["next_cursor"]
     bad = await client.get("/api/v1/inventory", params={"cursor": "garbage!"}, headers=vendor.headers)
     assert bad.status_code == 400

@@ -13,6 +13,7 @@ from packfinderz.config import Settings
 from packfinderz.kit.db import Database
 from packfinderz.kit.security import Passwords
 from tests.catalog.conftest import create_product, error, product_body, vendor_at
+from tests.checkout.conftest import line, quote
 from tests.compliance.conftest import PDF, PNG, uploaded
 from tests.fixtures.factories import (
     Account,
@@ -21,6 +22,7 @@ from tests.fixtures.factories import (
     login,
     make_vendor_visible,
     register_buyer,
+    set_store_kyc,
     switch_store,
 )
 
@@ -489,3 +491,18 @@ async def test_media_must_be_own_and_of_the_right_kind(
         )
     assert await count(db, "products") == 0
     assert await count(db, "media_attachments") == 0
+
+
+async def test_delete_refused_while_a_cart_holds_the_product(
+    client: httpx.AsyncClient, db: Database, vendor: Account
+) -> None:
+    product = await create_product(client, vendor)
+    buyer = await register_buyer(client)
+    await set_store_kyc(db, buyer.store_id, "verified")  # type: ignore[arg-type]
+    await make_vendor_visible(db, vendor.store_id)  # type: ignore[arg-type]
+    await quote(client, buyer, line(product, 1))
+    response = await client.delete(f"/api/v1/vendor/products/{product['id']}", headers=vendor.headers)
+    assert response.status_code == 409
+    assert error(response)["message"] == "product is in buyers' carts; deactivate instead"
+    assert await count(db, "products") == 1
+    assert await count(db, "inventory_items") == 1

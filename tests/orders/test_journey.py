@@ -131,6 +131,14 @@ async def test_from_registration_to_payout(
         assert assignment["assigned_by_user_id"] is None
         holder[order["order_id"]] = next(a for a in agents if a.id == assignment["agent_user_id"])
 
+    # The buyer's checkout confirmation shows who carries each order.
+    group = result["checkout_group_id"]
+    confirmation = await ok(await client.get(f"/api/v1/checkout/{group}/confirmation", headers=buyer.headers))
+    carried = {o["order_id"]: o["active_assignment"] for o in confirmation["vendor_orders"]}
+    for order in (order_a, order_b):
+        assert carried[order["order_id"]]["agent_user_id"] == str(holder[order["order_id"]].id)
+        assert carried[order["order_id"]]["source"] == "auto"
+
     # Each holder picks up, delivers and collects the cash.
     for order in (order_a, order_b):
         agent = holder[order["order_id"]]

@@ -35,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY, insert
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from packfinderz.catalog.search import Filters, ListRequest, SortCursor, tsquery_text
@@ -52,6 +53,7 @@ from packfinderz.models.media import READABLE_STATUSES, Media
 # distance admits (commerce.md §5.1).
 METRES_PER_DEGREE_LAT = 110_574.0
 
+FOREIGN_KEY_VIOLATION = "23503"
 P = Product.__table__
 INV = InventoryItem.__table__
 
@@ -528,8 +530,20 @@ async def update_product(session: AsyncSession, product: Product, values: dict[s
     return product
 
 
-async def delete_product(session: AsyncSession, product_id: uuid.UUID) -> None:
-    await session.execute(delete(Product).where(Product.id == product_id))
+async def delete_product(session: AsyncSession, product_id: uuid.UUID) -> bool:
+    """Delete the product (inventory, tiers, gallery cascade); False when cart lines still reference it.
+
+    cart_items reference products with ON DELETE RESTRICT; the delete runs in a savepoint so that
+    refusal (also when a quote adds the product concurrently) leaves the transaction usable.
+    """
+    try:
+        async with session.begin_nested():
+            await session.execute(delete(Product).where(Product.id == product_id))
+    except IntegrityError as exc:
+        if getattr(exc.orig, "sqlstate", None) == FOREIGN_KEY_VIOLATION:
+            return False
+        raise
+    return True
 
 
 async def replace_tiers(

@@ -239,17 +239,21 @@ async def update_product(
 
 
 async def delete_product(session: AsyncSession, ctx: StoreCtx, product_id: uuid.UUID) -> None:
-    """Hard delete (inventory, tiers, gallery cascade; attachments removed); 409 while stock is reserved."""
+    """Hard delete (inventory, tiers, gallery cascade; attachments removed).
+
+    409 "deactivate instead" while open orders reserve stock or any cart line references the product
+    (commerce.md §4.3); order lines keep their snapshot (their product_id becomes null).
+    """
     product = await _owned(session, ctx, product_id, lock=True)
     inventory = await repository.lock_inventory(session, product.id)
-    # Carts will block deletion as well once they exist (commerce.md §4.3); reservations already do.
     if inventory is not None and inventory.reserved_qty > 0:
         raise Conflict("product has reserved stock in open orders; deactivate instead")
     old_gallery = await repository.gallery_media_ids(session, product.id)
+    if not await repository.delete_product(session, product.id):
+        raise Conflict("product is in buyers' carts; deactivate instead")
     await _reconcile(
         session, product, old_gallery=old_gallery, new_gallery=[], old_coa=product.coa_media_id, new_coa=None
     )
-    await repository.delete_product(session, product.id)
 
 
 async def _write_inventory(

@@ -38,8 +38,11 @@ from packfinderz.events.outbox import emit
 from packfinderz.events.registry import CheckoutConverted, OrderCreated
 from packfinderz.kit.errors import Conflict, Forbidden, NotFound, StateConflict, ValidationFailed
 from packfinderz.models.cart import CartRecord
-from packfinderz.models.identity import Store
+from packfinderz.models.delivery import OrderAssignment
+from packfinderz.models.identity import Store, User
 from packfinderz.models.orders import OrderLineItem, PaymentIntent, VendorOrder
+from packfinderz.orders import repository as orders_repository
+from packfinderz.orders.service import assignment_dto
 from packfinderz.stores.service import vendor_visible_to_buyer
 
 log = structlog.get_logger("checkout")
@@ -630,16 +633,22 @@ async def confirmation(session: AsyncSession, ctx: StoreCtx, identifier: uuid.UU
     by_order: dict[uuid.UUID, list[OrderLineItem]] = {}
     for line in lines:
         by_order.setdefault(line.order_id, []).append(line)
+    assigned = await orders_repository.active_assignments(session, [o.id for o, _ in orders])
     first = orders[0][0]
     return Confirmation(
         checkout_group_id=first.checkout_group_id,
         cart_id=first.cart_id,
-        vendor_orders=[_confirmation_order(o, intent, by_order.get(o.id, [])) for o, intent in orders],
+        vendor_orders=[
+            _confirmation_order(o, intent, by_order.get(o.id, []), assigned.get(o.id)) for o, intent in orders
+        ],
     )
 
 
 def _confirmation_order(
-    order: VendorOrder, intent: PaymentIntent | None, lines: Sequence[OrderLineItem]
+    order: VendorOrder,
+    intent: PaymentIntent | None,
+    lines: Sequence[OrderLineItem],
+    assigned: tuple[OrderAssignment, User] | None,
 ) -> ConfirmationOrder:
     return ConfirmationOrder(
         **_order_fields(order),
@@ -659,6 +668,6 @@ def _confirmation_order(
         warnings=order.warnings or None,
         promo=order.promo,
         payment_intent=PaymentIntentDTO.model_validate(intent, from_attributes=True) if intent else None,
-        active_assignment=None,
+        active_assignment=assignment_dto(*assigned).model_dump(mode="json") if assigned else None,
         created_at=order.created_at,
     )

@@ -113,7 +113,7 @@ def _field_message(error: dict[str, Any]) -> str:
     if kind == "json_invalid":
         return "malformed JSON"
     if kind in ("enum", "literal_error"):
-        expected = error.get("ctx", {}).get("expected", "")
+        expected = str(error.get("ctx", {}).get("expected", "")).replace("' or '", "', '")
         return f"must be one of: {expected}".replace("'", "")
     message = str(error.get("msg", "is invalid"))
     return message.removeprefix("Value error, ")

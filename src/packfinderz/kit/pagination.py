@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
-from pydantic import BaseModel
+from pydantic import BaseModel, SerializerFunctionWrapHandler, model_serializer
 from sqlalchemy import ColumnElement, and_, or_, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -57,7 +57,7 @@ class PageParams:
     cursor: Cursor | None = None
 
 
-def page_params(
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size, 1..100.")] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(description="Opaque cursor from the previous page.")] = None,
 ) -> PageParams:
@@ -88,11 +88,18 @@ def after_cursor_asc(
 
 
 class Page(BaseModel, Generic[T]):
-    """`{"items": [...], "next_cursor": str|null, "total"?: int}`."""
+    """`{"items": [...], "next_cursor": str|null, "total"?: int}`; `total` only where an endpoint counts."""
 
     items: list[T]
     next_cursor: str | None
     total: int | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_absent_total(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("total") is None:
+            data.pop("total", None)
+        return data
 
 
 class PageEnvelope(BaseModel, Generic[T]):

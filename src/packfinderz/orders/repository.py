@@ -236,6 +236,20 @@ async def active_assignment(
     return (row[0], row[1]) if row else None
 
 
+async def active_assignments(
+    session: AsyncSession, order_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, tuple[OrderAssignment, User]]:
+    """The active assignment and agent of each of several orders, in one statement."""
+    if not order_ids:
+        return {}
+    rows = await session.execute(
+        select(OrderAssignment, User)
+        .join(User, User.id == OrderAssignment.agent_user_id)
+        .where(OrderAssignment.order_id.in_(list(order_ids)), OrderAssignment.active)
+    )
+    return {assignment.order_id: (assignment, agent) for assignment, agent in rows}
+
+
 async def deactivate_assignment(session: AsyncSession, order_id: uuid.UUID) -> uuid.UUID | None:
     """End the order's active assignment; the agent it had, if any."""
     agent: uuid.UUID | None = await session.scalar(
