@@ -21,6 +21,8 @@ from packfinderz.licenses.router import admin_router as admin_licenses_router
 from packfinderz.licenses.router import router as licenses_router
 from packfinderz.media.router import router as media_router
 from packfinderz.media.service import MediaUploadHook
+from packfinderz.notifications.router import admin_router as admin_notifications_router
+from packfinderz.notifications.router import router as notifications_router
 from packfinderz.orders.router import router as orders_router
 from packfinderz.stores.router import router as stores_router
 
@@ -49,3 +51,5 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(licenses_router)
     app.include_router(admin_licenses_router)
     app.include_router(admin_stores_router)
+    app.include_router(notifications_router)
+    app.include_router(admin_notifications_router)

@@ -220,7 +220,7 @@ class Settings(BaseSettings):
     )
     pubsub_topic_prefix: str = Field("pf-", description="Prefix of Pub/Sub topic ids.")
     pubsub_auto_create: Annotated[bool | None, BeforeValidator(_blank_to_none)] = Field(
-        None, description="Create missing topics/subscriptions (default true with the emulator)."
+        None, description="Create missing topics/subscriptions (default true in dev or with the emulator)."
     )
     pubsub_emulator_host: OptStr = Field(
         None, validation_alias=_env("PUBSUB_EMULATOR_HOST"), description="Pub/Sub emulator host:port."
@@ -281,7 +281,8 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _derive_defaults(self) -> Settings:
         if self.pubsub_auto_create is None:
-            self.pubsub_auto_create = self.pubsub_emulator_host is not None
+            # issue #4: created at startup in dev and with the emulator, only verified elsewhere
+            self.pubsub_auto_create = self.pubsub_emulator_host is not None or self.app_env == "dev"
         return self
 
     # --- derived values -------------------------------------------------------------------------

@@ -258,3 +258,30 @@ async def _both(one: Receiver, two: Receiver, n: int) -> bool:
 
 async def _union(one: Receiver, two: Receiver, ids: list[str]) -> bool:
     return set(one.ids()) | set(two.ids()) == set(ids)
+
+
+async def test_redis_stop_ends_a_blocked_read_without_cancelling_it(fast_settings: Settings) -> None:
+    patient = fast_settings.model_copy(update={"events_redelivery_idle": 60.0})  # reads block 5 s
+    transport = create_transport(patient, topics=TOPICS)
+    subscription = Subscription("media", "contract-stop")
+    try:
+        await transport.setup(TOPICS, [subscription])
+        async with receiving(transport, subscription, ack) as receiver:
+            await asyncio.sleep(0.3)  # now blocked in XREADGROUP
+            receiver.stop.set()
+            assert receiver.task is not None
+            await asyncio.wait_for(asyncio.shield(receiver.task), 2.5)  # well before the 5 s block ends
+    finally:
+        await transport.close()
+
+
+@pytest.mark.parametrize(
+    ("env", "emulator", "expected"),
+    [("dev", None, True), ("test", None, False), ("prod", None, False), ("test", "127.0.0.1:8085", True)],
+)
+def test_pubsub_auto_create_defaults_to_dev_or_the_emulator(
+    env: str, emulator: str | None, expected: bool
+) -> None:
+    values: dict[str, object] = {"app_env": env, "pubsub_emulator_host": emulator}
+    assert Settings(**values).pubsub_auto_create is expected  # type: ignore[arg-type]
+    assert Settings(**values, pubsub_auto_create="false").pubsub_auto_create is False  # type: ignore[arg-type]

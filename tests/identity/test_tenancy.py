@@ -46,6 +46,7 @@ from tests.fixtures.factories import (
     register_vendor,
     switch_store,
 )
+from tests.notifications import tenancy as notifications_tenancy
 from tests.orders import tenancy as orders_tenancy
 
 
@@ -178,6 +179,7 @@ CASES: list[TenancyCase] = [
 CASES.extend(checkout_tenancy.cases(TenancyCase))
 CASES.extend(catalog_tenancy.cases(TenancyCase))
 CASES.extend(orders_tenancy.cases(TenancyCase))
+CASES.extend(notifications_tenancy.cases(TenancyCase))
 
 
 @pytest.fixture

@@ -46,7 +46,7 @@ CONSUMER_HANDLE_SECONDS = Histogram(
 GUARD_PROCESSING_TTL_SECONDS = 300
 HANDLE_TIMEOUT_SECONDS = 60.0
 RESUBSCRIBE_MAX_SECONDS = 10.0
-# A reader blocks at most 5 s in a read; past this it is cancelled.
+# Readers end by themselves once stopped; one still running after this long is cancelled.
 READER_STOP_SECONDS = 10.0
 # Modules that register consumers when imported (each domain adds its own).
 CONSUMER_MODULES = (
@@ -215,8 +215,8 @@ class ConsumerRunner:
         log.info("consumers.started", consumers=[c.name for c in self.consumers])
         try:
             await stop.wait()
-            # Readers notice `stop` after their current (bounded) read; cancelling a blocked read is
-            # avoided because the Redis client can hang on it.
+            # Readers stop by themselves (the transport ends a blocked read on `stop`); cancelling a
+            # blocked Redis read is the last resort, as the client can hang on it.
             await asyncio.wait(readers, timeout=READER_STOP_SECONDS)
         finally:
             for reader in readers:

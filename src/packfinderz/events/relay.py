@@ -329,6 +329,8 @@ class RelayRole:
 
     async def run(self, ctx: WorkerContext) -> None:
         try:
+            # Pub/Sub topics are created (dev, emulator) or verified (prod) before the first publish.
+            await self.transport.setup(TOPICS, [])
             await self.relay.run(ctx.stop)
         finally:
             await self.transport.close()

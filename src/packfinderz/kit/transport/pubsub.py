@@ -221,8 +221,9 @@ class PubSubTransport:
                     continue
                 yield PubSubMessage(self, subscription, message)
         finally:
-            future.cancel()
-            # Messages still queued are left to the broker: their lease lapses and they redeliver.
+            # Closing the streaming pull joins the library's threads: keep it off the event loop.
+            await asyncio.to_thread(future.cancel)
+            # Messages received but not handed out go back to the broker for redelivery at once.
             while not queue.empty():
                 queue.get_nowait().nack()
 

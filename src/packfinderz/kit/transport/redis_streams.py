@@ -22,6 +22,7 @@ READ_COUNT = 16
 MAX_BLOCK_SECONDS = 5.0
 MAX_CLAIM_INTERVAL_SECONDS = 15.0
 DEAD_STREAM_MAXLEN = 10_000
+UNBLOCK_EVERY_SECONDS = 0.1
 BODY_FIELD = "body"
 # Entries looked at by XPENDING when reading delivery counts of a claimed range.
 PENDING_SCAN = 1000
@@ -118,8 +119,29 @@ class RedisStreamsTransport:
     ) -> AsyncIterator[RedisStreamMessage]:
         """New entries with XREADGROUP, and entries idle past the redelivery threshold with XAUTOCLAIM.
 
-        Reads block for at most 5 s, so `stop` is noticed without cancelling a blocked read.
+        Blocking reads run on a connection of their own; when `stop` is set, `CLIENT UNBLOCK` ends
+        the read at once (cancelling a blocked read is avoided: the client can hang on it).
         """
+        reader = Redis(connection_pool=self.redis.connection_pool, single_connection_client=True)
+        try:
+            waker = asyncio.create_task(self._unblock_on_stop(stop, await reader.client_id()))
+            try:
+                async for message in self._read(subscription, stop, reader):
+                    yield message
+            finally:
+                waker.cancel()
+        finally:
+            await reader.aclose()
+
+    async def _unblock_on_stop(self, stop: asyncio.Event, reader_id: int) -> None:
+        await stop.wait()
+        while True:  # repeated: the read may start just after the first UNBLOCK
+            await self.redis.client_unblock(reader_id)
+            await asyncio.sleep(UNBLOCK_EVERY_SECONDS)
+
+    async def _read(
+        self, subscription: Subscription, stop: asyncio.Event, reader: Redis
+    ) -> AsyncIterator[RedisStreamMessage]:
         stream = stream_key(subscription.topic)
         member = f"{self.instance}-{next(self._members)}"
         last_claim = 0.0
@@ -129,7 +151,7 @@ class RedisStreamsTransport:
                     last_claim = time.monotonic()
                     for message in await self._claim_idle(subscription, member):
                         yield message
-                response: Any = await self.redis.xreadgroup(
+                response: Any = await reader.xreadgroup(
                     subscription.consumer,
                     member,
                     {stream: ">"},
