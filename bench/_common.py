@@ -1,9 +1,14 @@
-"""Helpers shared by the benchmarks: percentiles and JSON output."""
+"""Helpers shared by the benchmarks: percentiles, JSON output, the production api environment, HTTP."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
+import os
+import secrets
+import socket
+from pathlib import Path
 from typing import Any
 
 
@@ -19,3 +24,80 @@ def percentile(samples: list[float], fraction: float) -> float:
 def report(name: str, figures: dict[str, Any]) -> None:
     """Print one benchmark's figures as a JSON line."""
     print(json.dumps({"benchmark": name, **figures}, default=str))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def prod_api_environment(
+    db_url: str,
+    redis_url: str,
+    port: int,
+    *,
+    workers: int,
+    data: Path,
+    pool_size: int,
+    extra: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """Environment of an api run as in production, with throwaway secrets and unused billing values."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PACKFINDERZ_")}
+    env.update(
+        {
+            "PACKFINDERZ_APP_ENV": "prod",
+            "PACKFINDERZ_DB_DSN": db_url,
+            "PACKFINDERZ_REDIS_URL": redis_url,
+            "PORT": str(port),
+            "WEB_CONCURRENCY": str(workers),
+            "PROMETHEUS_MULTIPROC_DIR": str(data / "prom"),
+            "PACKFINDERZ_JWT_SECRET": secrets.token_urlsafe(48),
+            "PACKFINDERZ_ADS_TOKEN_SECRET": secrets.token_urlsafe(48),
+            "PACKFINDERZ_STORAGE_SIGNING_SECRET": secrets.token_urlsafe(48),
+            "PACKFINDERZ_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+            "PACKFINDERZ_SQUARE_ACCESS_TOKEN": "bench-not-used",
+            "PACKFINDERZ_SQUARE_LOCATION_ID": "bench",
+            "PACKFINDERZ_SQUARE_WEBHOOK_SIGNATURE_KEY": "bench-not-used",
+            "PACKFINDERZ_SQUARE_WEBHOOK_URL": f"http://127.0.0.1:{port}/api/v1/webhooks/square",
+            "PACKFINDERZ_STORAGE_LOCAL_DIR": str(data / "storage"),
+            "PACKFINDERZ_DB_POOL_SIZE": str(pool_size),
+            **(extra or {}),
+        }
+    )
+    return env
+
+
+# --- a minimal keep-alive HTTP/1.1 client (cheap enough to share 2 cores with the server) ----------
+
+
+class Http:
+    """One keep-alive connection issuing GET/POST requests and reading Content-Length bodies."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, port: int) -> Http:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        return cls(reader, writer)
+
+    async def request(
+        self, method: str, target: str, headers: dict[str, str], body: bytes = b""
+    ) -> tuple[int, bytes]:
+        lines = [f"{method} {target} HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {len(body)}"]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        length = 0
+        for line in header_lines:
+            name, _, value = line.partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        payload = await self.reader.readexactly(length)
+        return int(status_line.split()[1]), payload
+
+    def close(self) -> None:
+        self.writer.close()

@@ -21,7 +21,6 @@ import asyncio
 import json
 import os
 import random
-import secrets
 import shutil
 import signal
 import subprocess
@@ -37,8 +36,7 @@ import asyncpg  # type: ignore[import-untyped]
 if __package__ in (None, ""):  # run as a file (`make bench`): make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import percentile, report
-from bench.search import Http, free_port
+from bench._common import Http, free_port, percentile, prod_api_environment, report
 from packfinderz.kit import embedded
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,33 +59,20 @@ ADDRESS = {
 
 
 def api_environment(db_url: str, redis_url: str, port: int) -> dict[str, str]:
-    """Production settings for the api (throwaway secrets, fake billing credentials never used here)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PACKFINDERZ_")}
-    env.update(
-        {
-            "PACKFINDERZ_APP_ENV": "prod",
-            "PACKFINDERZ_DB_DSN": db_url,
-            "PACKFINDERZ_REDIS_URL": redis_url,
-            "PORT": str(port),
-            "WEB_CONCURRENCY": str(WORKERS),
-            "PROMETHEUS_MULTIPROC_DIR": str(DATA / "prom"),
-            "PACKFINDERZ_JWT_SECRET": secrets.token_urlsafe(48),
-            "PACKFINDERZ_ADS_TOKEN_SECRET": secrets.token_urlsafe(48),
-            "PACKFINDERZ_STORAGE_SIGNING_SECRET": secrets.token_urlsafe(48),
-            "PACKFINDERZ_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-            "PACKFINDERZ_SQUARE_ACCESS_TOKEN": "bench-not-used",
-            "PACKFINDERZ_SQUARE_LOCATION_ID": "bench",
-            "PACKFINDERZ_SQUARE_WEBHOOK_SIGNATURE_KEY": "bench-not-used",
-            "PACKFINDERZ_SQUARE_WEBHOOK_URL": f"http://127.0.0.1:{port}/api/v1/webhooks/square",
-            "PACKFINDERZ_STORAGE_LOCAL_DIR": str(DATA / "storage"),
-            "PACKFINDERZ_DB_POOL_SIZE": str(BUYERS // WORKERS + 2),
-            # Seeding signs up every buyer from one address; sign-ups are not what is measured.
+    """Production settings for the api; sign-ups are seeded from one address, so no register limit."""
+    return prod_api_environment(
+        db_url,
+        redis_url,
+        port,
+        workers=WORKERS,
+        data=DATA,
+        pool_size=BUYERS // WORKERS + 2,
+        extra={
             "PACKFINDERZ_AUTH_RATE_LIMIT_REGISTER_WINDOW": "0",
             "PACKFINDERZ_ARGON_MEMORY_KB": "8192",
             "PACKFINDERZ_ARGON_TIME": "1",
-        }
+        },
     )
-    return env
 
 
 async def wait_ready(port: int, process: subprocess.Popen[bytes]) -> None:

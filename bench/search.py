@@ -23,10 +23,8 @@ import asyncio
 import json
 import os
 import random
-import secrets
 import shutil
 import signal
-import socket
 import sys
 import time
 import uuid
@@ -44,7 +42,7 @@ from sqlalchemy.exc import ProgrammingError
 if __package__ in (None, ""):  # run as a file (`make bench`): make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import percentile, report
+from bench._common import Http, free_port, percentile, prod_api_environment, report
 from packfinderz.auth.deps import AuthContext, StoreCtx
 from packfinderz.catalog import service, synthetic
 from packfinderz.catalog.search import Filters, ListRequest
@@ -124,71 +122,9 @@ async def prepare_database(pg: embedded.EmbeddedPostgres, name: str, settings: S
     log(f"seeded in {time.monotonic() - started:.1f}s")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def api_environment(db_url: str, redis_url: str, port: int) -> dict[str, str]:
-    """Production settings for the api process (throwaway secrets, fake billing credentials)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PACKFINDERZ_")}
-    env.update(
-        {
-            "PACKFINDERZ_APP_ENV": "prod",
-            "PACKFINDERZ_DB_DSN": db_url,
-            "PACKFINDERZ_REDIS_URL": redis_url,
-            "PORT": str(port),
-            "WEB_CONCURRENCY": str(WORKERS),
-            "PROMETHEUS_MULTIPROC_DIR": str(DATA / "prom"),
-            "PACKFINDERZ_JWT_SECRET": secrets.token_urlsafe(48),
-            "PACKFINDERZ_ADS_TOKEN_SECRET": secrets.token_urlsafe(48),
-            "PACKFINDERZ_STORAGE_SIGNING_SECRET": secrets.token_urlsafe(48),
-            "PACKFINDERZ_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-            "PACKFINDERZ_SQUARE_ACCESS_TOKEN": "bench-not-used",
-            "PACKFINDERZ_SQUARE_LOCATION_ID": "bench",
-            "PACKFINDERZ_SQUARE_WEBHOOK_SIGNATURE_KEY": "bench-not-used",
-            "PACKFINDERZ_SQUARE_WEBHOOK_URL": f"http://127.0.0.1:{port}/api/v1/webhooks/square",
-            "PACKFINDERZ_DB_POOL_SIZE": str(CLIENTS),
-            "PACKFINDERZ_STORAGE_LOCAL_DIR": str(DATA / "storage"),
-        }
-    )
-    return env
-
-
-# --- a minimal keep-alive HTTP/1.1 client (cheap enough to share 2 cores with the server) ----------
-
-
-class Http:
-    """One keep-alive connection issuing GET/POST requests and reading Content-Length bodies."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-    @classmethod
-    async def open(cls, port: int) -> Http:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        return cls(reader, writer)
-
-    async def request(
-        self, method: str, target: str, headers: dict[str, str], body: bytes = b""
-    ) -> tuple[int, bytes]:
-        lines = [f"{method} {target} HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {len(body)}"]
-        lines += [f"{k}: {v}" for k, v in headers.items()]
-        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status_line, *header_lines = head.decode("latin-1").split("\r\n")
-        length = 0
-        for line in header_lines:
-            name, _, value = line.partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-        payload = await self.reader.readexactly(length)
-        return int(status_line.split()[1]), payload
-
-    def close(self) -> None:
-        self.writer.close()
+    """Production settings for the api process."""
+    return prod_api_environment(db_url, redis_url, port, workers=WORKERS, data=DATA, pool_size=CLIENTS)
 
 
 async def wait_ready(port: int, process: asyncio.subprocess.Process) -> None:
