@@ -17,6 +17,7 @@ from packfinderz.app import create_app
 from packfinderz.config import Settings
 from packfinderz.kit.db import Database
 from packfinderz.kit.storage.local import LocalStorage
+from tests.fixtures.events import pubsub_emulator  # noqa: F401 - a fixture for the gcs notification tests
 from tests.fixtures.factories import Account, admin_headers, idem, register_buyer, register_vendor
 
 PDF = b"%PDF-1.7\n" + b"0" * 64

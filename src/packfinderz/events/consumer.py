@@ -54,6 +54,8 @@ CONSUMER_MODULES = (
     "packfinderz.media.consumers",
     "packfinderz.delivery.consumers",
 )
+# Consumers of a subscription of their own rather than of registered topics (ConsumersRole runs them).
+SUBSCRIPTION_CONSUMERS = frozenset({"media-storage"})
 # The runner's Redis client while a handler runs (handlers get only the session and the event).
 _HANDLER_REDIS: ContextVar[Redis] = ContextVar("consumer_handler_redis")
 
@@ -365,17 +367,22 @@ def enabled_consumers(settings: Settings) -> list[Consumer]:
     wanted = settings.enabled_consumers
     if wanted is None:
         return list(registry.values())
-    for name in sorted(wanted - registry.keys()):
+    for name in sorted(wanted - registry.keys() - SUBSCRIPTION_CONSUMERS):
         log.warning("consumers.unknown_enabled", consumer=name)
     return [c for name, c in registry.items() if name in wanted]
 
 
 class ConsumersRole:
-    """Worker role `consumers`: every enabled consumer over the configured transport."""
+    """Worker role `consumers`: every enabled consumer over the configured transport, plus the GCS
+    notification subscription (`media-storage`) when storage is gcs, whatever the transport."""
 
     name = "consumers"
 
     def __init__(self, ctx: WorkerContext) -> None:
+        # Imported here: the media modules import this one.
+        from packfinderz.kit.storage import create_storage
+        from packfinderz.media.storage_subscriber import StorageEventsSubscriber, storage_events_enabled
+
         self.transport = create_transport(ctx.settings, topics=TOPICS)
         self.runner = ConsumerRunner(
             ctx.settings,
@@ -385,12 +392,28 @@ class ConsumersRole:
             enabled_consumers(ctx.settings),
             record_error=ctx.record_error,
         )
+        self.storage_events = (
+            StorageEventsSubscriber(
+                ctx.settings, ctx.db, create_storage(ctx.settings), record_error=ctx.record_error
+            )
+            if storage_events_enabled(ctx.settings)
+            else None
+        )
 
     async def run(self, ctx: WorkerContext) -> None:
         try:
-            await self.runner.run(ctx.stop)
+            if self.storage_events is None:
+                await self.runner.run(ctx.stop)
+            else:
+                # A TaskGroup: if one side fails the other is cancelled and the role fails as a whole.
+                async with asyncio.TaskGroup() as group:
+                    group.create_task(self.runner.run(ctx.stop))
+                    group.create_task(self.storage_events.run(ctx.stop))
         finally:
             await self.transport.close()
 
     def heartbeat_fields(self) -> dict[str, Any]:
-        return self.runner.heartbeat_fields()
+        fields = self.runner.heartbeat_fields()
+        if self.storage_events is not None:
+            fields["events_handled"][self.storage_events.name] = self.storage_events.heartbeat_count()
+        return fields

@@ -7,8 +7,10 @@ streaming-pull callbacks are handed back to the loop through a queue.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import AsyncIterator, Sequence
+import threading
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
 import structlog
@@ -71,12 +73,10 @@ class PubSubTransport:
 
     def __init__(self, settings: Settings, *, topics: Sequence[str]) -> None:
         from google.api_core import exceptions as gexc
-        from google.cloud import pubsub_v1
 
         if not settings.gcp_project_id:
             raise TransportError("PACKFINDERZ_GCP_PROJECT_ID is required with EVENTS_TRANSPORT=pubsub")
         self._gexc = gexc
-        self._types = pubsub_v1.types
         self.project = settings.gcp_project_id
         self.topics = tuple(topics)
         self.prefix = settings.pubsub_topic_prefix
@@ -87,7 +87,7 @@ class PubSubTransport:
         )
         # Redelivery starts after the configured idle time, capped at the spec's 10 s minimum backoff.
         self.min_backoff = min(RETRY_MIN_BACKOFF_SECONDS, settings.events_redelivery_idle)
-        self.publisher, self.subscriber = _clients(settings, pubsub_v1)
+        self.publisher, self.subscriber = publisher_client(settings), subscriber_client(settings)
 
     # --- names -----------------------------------------------------------------------------------
 
@@ -196,36 +196,13 @@ class PubSubTransport:
     async def subscribe(
         self, subscription: Subscription, stop: asyncio.Event
     ) -> AsyncIterator[PubSubMessage]:
-        """Streaming pull with flow control CONSUMER_CONCURRENCY; messages cross into the loop by queue."""
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-
-        def deliver(message: Any) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, message)
-
-        future = self.subscriber.subscribe(
-            self._subscription_path(self.subscription_id(subscription)),
-            deliver,
-            flow_control=self._types.FlowControl(max_messages=self.concurrency),
-        )
-        try:
-            while not stop.is_set():
-                try:
-                    message = await asyncio.wait_for(queue.get(), QUEUE_POLL_SECONDS)
-                except TimeoutError:
-                    if future.done():
-                        error = future.exception()
-                        raise TransportError(
-                            f"streaming pull stopped: {type(error).__name__}: {error}"
-                        ) from error
-                    continue
+        """Streaming pull with flow control CONSUMER_CONCURRENCY."""
+        path = self._subscription_path(self.subscription_id(subscription))
+        async with contextlib.aclosing(
+            streaming_pull(self.subscriber, path, self.concurrency, stop)
+        ) as pulled:
+            async for message in pulled:
                 yield PubSubMessage(self, subscription, message)
-        finally:
-            # Closing the streaming pull joins the library's threads: keep it off the event loop.
-            await asyncio.to_thread(future.cancel)
-            # Messages received but not handed out go back to the broker for redelivery at once.
-            while not queue.empty():
-                queue.get_nowait().nack()
 
     async def probe(self) -> dict[str, Any]:
         """Get each registered topic."""
@@ -252,34 +229,84 @@ def _nanos(seconds: float) -> int:
     return round((seconds - int(seconds)) * 1_000_000_000)
 
 
-def _clients(settings: Settings, pubsub_v1: Any) -> tuple[Any, Any]:
-    """Publisher and subscriber: insecure channels to the emulator, else configured credentials or ADC."""
+async def streaming_pull(
+    subscriber: Any, subscription_path: str, max_messages: int, stop: asyncio.Event
+) -> AsyncGenerator[Any, None]:
+    """Library messages of a streaming pull (at most `max_messages` unsettled) until `stop`; they cross
+    from the library's threads into the loop by queue. TransportError when the pull stops by itself."""
+    from google.cloud import pubsub_v1
+
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+
+    closing = threading.Event()
+
+    def deliver(message: Any) -> None:
+        if closing.is_set():
+            message.nack()
+            return
+        loop.call_soon_threadsafe(queue.put_nowait, message)
+
+    future = subscriber.subscribe(
+        subscription_path, deliver, flow_control=pubsub_v1.types.FlowControl(max_messages=max_messages)
+    )
+    try:
+        while not stop.is_set():
+            try:
+                message = await asyncio.wait_for(queue.get(), QUEUE_POLL_SECONDS)
+            except TimeoutError:
+                if future.done():
+                    error = future.exception()
+                    raise TransportError(
+                        f"streaming pull stopped: {type(error).__name__}: {error}"
+                    ) from error
+                continue
+            yield message
+    finally:
+        # Messages received but not handed out go back to the broker for redelivery at once; this must
+        # happen before the pull closes, as the library drops the nacks of a closed stream.
+        closing.set()
+        while not queue.empty():
+            queue.get_nowait().nack()
+        # Closing the streaming pull joins the library's threads: keep it off the event loop.
+        await asyncio.to_thread(future.cancel)
+
+
+def publisher_client(settings: Settings) -> Any:
+    """A publisher: an insecure channel to the emulator, else configured credentials or ADC."""
+    from google.cloud import pubsub_v1
+
     if settings.pubsub_emulator_host:
         import grpc  # type: ignore[import-untyped]
         from google.pubsub_v1.services.publisher.transports import PublisherGrpcTransport
+
+        channel = grpc.insecure_channel(settings.pubsub_emulator_host)
+        return pubsub_v1.PublisherClient(transport=PublisherGrpcTransport(channel=channel))
+    return pubsub_v1.PublisherClient(credentials=_credentials(settings))
+
+
+def subscriber_client(settings: Settings) -> Any:
+    """A subscriber: an insecure channel to the emulator, else configured credentials or ADC."""
+    from google.cloud import pubsub_v1
+
+    if settings.pubsub_emulator_host:
+        import grpc
         from google.pubsub_v1.services.subscriber.transports import SubscriberGrpcTransport
 
-        host = settings.pubsub_emulator_host
-        publisher = pubsub_v1.PublisherClient(
-            transport=PublisherGrpcTransport(channel=grpc.insecure_channel(host))
-        )
-        subscriber = pubsub_v1.SubscriberClient(
-            transport=SubscriberGrpcTransport(channel=grpc.insecure_channel(host))
-        )
-        return publisher, subscriber
-    credentials = None
+        channel = grpc.insecure_channel(settings.pubsub_emulator_host)
+        return pubsub_v1.SubscriberClient(transport=SubscriberGrpcTransport(channel=channel))
+    return pubsub_v1.SubscriberClient(credentials=_credentials(settings))
+
+
+def _credentials(settings: Settings) -> Any:
+    """GCP_CREDENTIALS_JSON, else GOOGLE_APPLICATION_CREDENTIALS, else None (ADC)."""
+    from google.oauth2 import service_account
+
     if settings.gcp_credentials_json is not None:
-        from google.oauth2 import service_account
-
         info = json.loads(settings.gcp_credentials_json.get_secret_value())
-        credentials = service_account.Credentials.from_service_account_info(info)  # type: ignore[no-untyped-call]
-    elif settings.google_application_credentials:
-        from google.oauth2 import service_account
-
-        credentials = service_account.Credentials.from_service_account_file(  # type: ignore[no-untyped-call]
+        return service_account.Credentials.from_service_account_info(info)  # type: ignore[no-untyped-call]
+    if settings.google_application_credentials:
+        return service_account.Credentials.from_service_account_file(  # type: ignore[no-untyped-call]
             settings.google_application_credentials
         )
-    return (
-        pubsub_v1.PublisherClient(credentials=credentials),
-        pubsub_v1.SubscriberClient(credentials=credentials),
-    )
+    return None
