@@ -28,7 +28,7 @@ from packfinderz.kit.errors import Forbidden
 from packfinderz.kit.idempotency import idempotent
 from packfinderz.kit.openapi import DataResponse, error_responses
 from packfinderz.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageEnvelope
-from packfinderz.stores.schemas import Category
+from packfinderz.models.identity import Category
 
 router = APIRouter(tags=["catalog"])
 

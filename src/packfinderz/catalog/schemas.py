@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from packfinderz.models.catalog import CLASSIFICATIONS, FEELINGS, FLAVORS, UNITS, USAGE
-from packfinderz.stores.schemas import Category
+from packfinderz.models.identity import Category
 
 Classification = Literal["sativa", "hybrid", "indica", "cbd", "hemp", "balanced"]
 Unit = Literal["unit", "gram", "ounce", "pound", "eighth", "sixteenth"]

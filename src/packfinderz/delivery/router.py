@@ -26,8 +26,9 @@ from packfinderz.kit.idempotency import idempotent
 from packfinderz.kit.openapi import DataResponse, error_responses
 from packfinderz.kit.pagination import PageEnvelope, PageParams, page_params
 from packfinderz.media.files import MediaFiles
+from packfinderz.models.orders import OrderStatus
 from packfinderz.orders import manifest
-from packfinderz.orders.schemas import ActionResult, AgentOrderSummary, Manifest, OrderDetail, OrderStatus
+from packfinderz.orders.schemas import ActionResult, AgentOrderSummary, Manifest, OrderDetail
 
 router = APIRouter(tags=["delivery"])
 admin_router = APIRouter(tags=["delivery"])

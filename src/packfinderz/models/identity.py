@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import (
     Boolean,
@@ -30,7 +30,7 @@ SYSTEM_ROLES = ("agent", "admin")
 MEMBERSHIP_STATUSES = ("invited", "active")
 STORE_BADGES = ("top_brand", "quality_verified")
 # commerce.md §1 `category`: the values a store may list in `categories`.
-CATEGORIES = (
+Category = Literal[
     "flower",
     "cart",
     "pre_roll",
@@ -43,7 +43,8 @@ CATEGORIES = (
     "seed",
     "seedling",
     "accessory",
-)
+]
+CATEGORIES: tuple[str, ...] = get_args(Category)
 EMPTY_RATINGS = {"1": 0, "2": 0, "3": 0, "4": 0, "5": 0}
 MAX_DELIVERY_RADIUS_METERS = 1_000_000
 

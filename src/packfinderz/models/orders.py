@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import (
     BigInteger,
@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from packfinderz.models.base import Base, created_at, enum_check, updated_at, uuid_pk
 from packfinderz.models.cart import PAYMENT_METHODS
 
-VENDOR_ORDER_STATUSES = (
+OrderStatus = Literal[
     "created_pending",
     "accepted",
     "partially_accepted",
@@ -37,10 +37,13 @@ VENDOR_ORDER_STATUSES = (
     "closed",
     "canceled",
     "expired",
-)
+]
+VENDOR_ORDER_STATUSES: tuple[str, ...] = get_args(OrderStatus)
 LINE_ITEM_STATUSES = ("pending", "fulfilled", "rejected")
-FULFILLMENT_STATUSES = ("pending", "partial", "fulfilled")
-SHIPPING_STATUSES = ("pending", "in_transit", "delivered")
+FulfillmentStatus = Literal["pending", "partial", "fulfilled"]
+ShippingStatus = Literal["pending", "in_transit", "delivered"]
+FULFILLMENT_STATUSES: tuple[str, ...] = get_args(FulfillmentStatus)
+SHIPPING_STATUSES: tuple[str, ...] = get_args(ShippingStatus)
 PAYMENT_STATUSES = ("unpaid", "pending", "settled", "paid", "failed", "rejected")
 REFUND_STATUSES = ("none", "partial", "full")
 

@@ -16,6 +16,7 @@ from packfinderz.kit.idempotency import idempotent
 from packfinderz.kit.openapi import DataResponse, error_responses
 from packfinderz.kit.pagination import PageEnvelope, PageParams, page_params
 from packfinderz.media.files import MediaFiles
+from packfinderz.models.orders import VENDOR_ORDER_STATUSES, FulfillmentStatus, OrderStatus, ShippingStatus
 from packfinderz.orders import manifest, service
 from packfinderz.orders.repository import OrderFilters
 from packfinderz.orders.schemas import (
@@ -23,14 +24,11 @@ from packfinderz.orders.schemas import (
     BuyerOrderSummary,
     CancelIn,
     DecisionIn,
-    FulfillmentStatus,
     LineDecisionIn,
     Manifest,
     OrderDetail,
     OrderRef,
-    OrderStatus,
     PaymentStatus,
-    ShippingStatus,
     StorefrontTotals,
     VendorOrderSummary,
 )
@@ -39,7 +37,7 @@ router = APIRouter(tags=["orders"])
 
 # commerce.md §0: staff may read orders, decide lines and generate manifests, nothing else.
 DECIDER_ROLES = frozenset({"owner", "manager", "ops"})
-ORDER_STATUSES: tuple[str, ...] = OrderStatus.__args__  # type: ignore[attr-defined]
+ORDER_STATUSES = VENDOR_ORDER_STATUSES
 S422 = "STATE_CONFLICT: the order's status does not allow this (`details.status`); or IDEMPOTENCY_KEY_REUSED."
 
 

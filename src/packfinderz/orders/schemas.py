@@ -17,23 +17,6 @@ def _lower(value: Any) -> Any:
 
 
 Note = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-OrderStatus = Literal[
-    "created_pending",
-    "accepted",
-    "partially_accepted",
-    "rejected",
-    "ready_for_dispatch",
-    "fulfilled",
-    "hold_for_pickup",
-    "hold",
-    "in_transit",
-    "delivered",
-    "closed",
-    "canceled",
-    "expired",
-]
-FulfillmentStatus = Literal["pending", "partial", "fulfilled"]
-ShippingStatus = Literal["pending", "in_transit", "delivered"]
 PaymentStatus = Literal["unpaid", "pending", "settled", "paid", "failed", "rejected"]
 
 

@@ -20,8 +20,8 @@ from pydantic import (
 )
 
 from packfinderz.models.identity import (
-    CATEGORIES,
     MAX_DELIVERY_RADIUS_METERS,
+    Category,
     Store,
     StoreMembership,
     User,
@@ -30,21 +30,6 @@ from packfinderz.models.licenses import License
 
 StoreType = Literal["buyer", "vendor"]
 MemberRole = Literal["owner", "manager", "staff", "ops"]
-Category = Literal[
-    "flower",
-    "cart",
-    "pre_roll",
-    "edible",
-    "concentrate",
-    "beverage",
-    "vape",
-    "topical",
-    "tincture",
-    "seed",
-    "seedling",
-    "accessory",
-]
-assert set(Category.__args__) == set(CATEGORIES)  # type: ignore[attr-defined]
 
 Name = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 ShortText = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
