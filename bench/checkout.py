@@ -283,13 +283,18 @@ SQL = {
         SELECT s.*, (SELECT coalesce(bool_or(l.expiration_date IS NULL OR l.expiration_date > now()), true)
                        FROM licenses l WHERE l.store_id = s.id AND l.status = 'verified') AS licensed
           FROM stores s WHERE s.id = ANY($1::uuid[])""",
-    "lock_stock": """
-        SELECT product_id FROM inventory_items WHERE product_id = ANY($1::uuid[])
-         ORDER BY product_id FOR UPDATE""",
     "reserve": """
-        UPDATE inventory_items SET available_qty = available_qty - $2, reserved_qty = reserved_qty + $2,
+        WITH locked AS MATERIALIZED (
+            SELECT product_id FROM inventory_items WHERE product_id = ANY($1::uuid[])
+             ORDER BY product_id FOR UPDATE)
+        UPDATE inventory_items i
+           SET available_qty = i.available_qty - w.qty, reserved_qty = i.reserved_qty + w.qty,
                updated_at = now()
-         WHERE product_id = $1 AND available_qty >= $2""",
+          FROM locked, unnest($1::uuid[], $2::int[]) AS w(product_id, qty)
+         WHERE i.product_id = locked.product_id AND i.product_id = w.product_id
+           AND i.available_qty >= w.qty
+        RETURNING i.product_id, i.available_qty <= i.low_stock_threshold
+                  AND i.available_qty + w.qty > i.low_stock_threshold""",
     "insert_orders": """
         INSERT INTO vendor_orders (id, cart_id, checkout_group_id, buyer_store_id, vendor_store_id,
                                    shipping_address, payment_method, subtotal_cents, discounts_cents,
@@ -316,7 +321,7 @@ SQL = {
     "emit": """
         INSERT INTO outbox_events (id, event_type, aggregate_type, aggregate_id, dedupe_key, payload)
         VALUES ($1, $2, 'checkout_group', $3, $4, $5::jsonb)
-        ON CONFLICT (dedupe_key) DO NOTHING RETURNING id""",
+        ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, pg_notify('pf_outbox', '')""",
 }
 
 
@@ -396,17 +401,13 @@ async def raw_checkout(conn: asyncpg.Connection, buyer_id: uuid.UUID, cart_id: u
         await conn.execute(SQL["insert_intents"], [orders[v] for v in vendors], [totals[v] for v in vendors])
         await conn.fetchval(SQL["convert_cart"], cart_id, group_id, json.dumps(ADDRESS))
         payload = json.dumps({"data": {"checkout_group_id": str(group_id)}})
-        await conn.fetchval(
+        await conn.fetchrow(
             SQL["emit"], uuid.uuid4(), "order_created", group_id, f"order_created:{group_id}", payload
         )
-        await conn.execute("NOTIFY pf_outbox")
-        ids = sorted(quantities)
-        await conn.fetch(SQL["lock_stock"], ids)
-        for product_id in ids:
-            await conn.execute(SQL["reserve"], product_id, quantities[product_id])
         key = f"checkout_converted:{group_id}"
-        await conn.fetchval(SQL["emit"], uuid.uuid4(), "checkout_converted", group_id, key, payload)
-        await conn.execute("NOTIFY pf_outbox")
+        await conn.fetchrow(SQL["emit"], uuid.uuid4(), "checkout_converted", group_id, key, payload)
+        ids = sorted(quantities)
+        await conn.fetch(SQL["reserve"], ids, [quantities[i] for i in ids])
 
 
 async def raw_phase(dsn: str, buyers: list[dict[str, Any]], products: list[dict[str, Any]]) -> dict[str, Any]:

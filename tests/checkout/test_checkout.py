@@ -269,6 +269,50 @@ async def test_worked_example_when_stock_drops_before_checkout(
         db, "SELECT amount_cents FROM payment_intents WHERE order_id = :o", o=uuid.UUID(order_a["order_id"])
     )
     assert amount == 10_800
+    # checkout_converted, written before the reservation, was amended to the final outcome.
+    converted = (
+        await rows(db, "SELECT id, payload FROM outbox_events WHERE event_type = 'checkout_converted'")
+    )[0]
+    assert converted["payload"]["event_id"] == str(converted["id"])
+    analytics = converted["payload"]["data"]["analytics"]
+    assert analytics["total_cents"] == 10_800 + 22
+    assert {i["product_id"]: i["status"] for i in analytics["items"]} == {
+        p1["id"]: "pending",
+        p2["id"]: "rejected",
+        p3["id"]: "pending",
+    }
+
+
+async def test_reservation_crossing_the_threshold_notifies_the_vendor_once(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    """A checkout that takes sellable stock to or below the threshold leaves one notice for the vendor;
+    a later checkout while still low, or one that stays above, leaves none."""
+    m = await market(client, db)
+    low = await create_product(client, m.vendor_a, inventory={"available_qty": 20, "low_stock_threshold": 10})
+    plenty = await create_product(
+        client, m.vendor_a, inventory={"available_qty": 500, "low_stock_threshold": 5}
+    )
+
+    async def buy(qty: int) -> None:
+        cart = await quote(client, m.buyer, line(low, qty), line(plenty, 1))
+        await checkout(client, m.buyer, cart["id"])
+
+    notices = "SELECT store_id, type, title, link FROM notifications ORDER BY created_at"
+    await buy(9)  # 20 -> 11: above the threshold
+    assert await rows(db, notices) == []
+    await buy(1)  # 11 -> 10: at the threshold
+    assert await rows(db, notices) == [
+        {
+            "store_id": m.vendor_a.store_id,
+            "type": "order_alert",
+            "title": f"Low stock: {low['title']}",
+            "link": f"/vendor/products/{low['id']}",
+        }
+    ]
+    await buy(4)  # 10 -> 6: still low, no second notice
+    assert len(await rows(db, notices)) == 1
+    assert await stock(db, low["id"]) == (6, 14)
 
 
 async def test_vendor_with_nothing_reservable_gets_a_rejected_order(

@@ -41,7 +41,7 @@ def build_identity(settings: Settings, db: Database, redis: Redis) -> Identity:
     )
 
 
-def identity_runtime(request: Request) -> Identity:
+async def identity_runtime(request: Request) -> Identity:
     """The app's Identity, built on first use from the lifespan's database and Redis."""
     state = request.app.state
     runtime: Identity | None = getattr(state, "identity", None)

@@ -20,7 +20,7 @@ async def _verified_buyer(ctx: BuyerStore) -> StoreCtx:
 VerifiedBuyer = Annotated[StoreCtx, Depends(_verified_buyer)]
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

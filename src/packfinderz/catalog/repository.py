@@ -667,30 +667,79 @@ async def inventory_page(
     return list((await session.execute(query)).all())
 
 
-async def reserve(session: AsyncSession, quantities: dict[uuid.UUID, int]) -> dict[uuid.UUID, bool]:
-    """Move stock from available to reserved, product by product (commerce.md §7.3).
+@dataclass(frozen=True)
+class Reservation:
+    """What `reserve` did: per product whether it was reserved, and which products went low on it."""
 
-    Rows are locked in ascending product id (the house lock order); each move is a conditional update
-    that fails (False) instead of overselling. Never read-modify-write: the condition is the guard.
+    reserved: dict[uuid.UUID, bool]
+    went_low: list[uuid.UUID]
+
+
+async def reserve(session: AsyncSession, quantities: Mapping[uuid.UUID, int]) -> Reservation:
+    """Move stock from available to reserved in one statement, whatever the number of products.
+
+    The `locked` CTE takes the row locks in ascending product id (the house lock order): its rows come
+    out of a sort and are locked as they leave it, and the update touches a row only once it has been
+    joined to its locked CTE row, so whatever plan Postgres picks, locks are taken in that order. The
+    update is conditional (`available_qty >= qty`, rechecked on the newest row version after a lock
+    wait): a line without the stock is skipped (False) instead of overselling, never read-modify-write.
+    A product "went low" when this move took its sellable stock from above its low-stock threshold to
+    at or below it.
     """
     ids = sorted(quantities)
-    await session.execute(
-        select(InventoryItem.product_id)
-        .where(InventoryItem.product_id.in_(ids))
-        .order_by(InventoryItem.product_id)
+    ids_param = bindparam("reserve_ids", ids, type_=ARRAY(PgUUID()))
+    locked = (
+        select(INV.c.product_id)
+        .where(INV.c.product_id == func.any(ids_param))
+        .order_by(INV.c.product_id)
         .with_for_update()
+        .cte("locked")
+        .prefix_with("MATERIALIZED")
     )
-    outcome: dict[uuid.UUID, bool] = {}
-    for product_id in ids:
-        qty = quantities[product_id]
-        result = await session.execute(
-            update(InventoryItem)
-            .where(InventoryItem.product_id == product_id, InventoryItem.available_qty >= qty)
-            .values(
-                available_qty=InventoryItem.available_qty - qty,
-                reserved_qty=InventoryItem.reserved_qty + qty,
-                updated_at=func.now(),
-            )
+    wanted = (
+        func.unnest(
+            ids_param,
+            bindparam("reserve_qtys", [quantities[i] for i in ids], type_=ARRAY(Integer())),
         )
-        outcome[product_id] = result.rowcount == 1  # type: ignore[attr-defined]
-    return outcome
+        .table_valued("product_id", "qty")
+        .render_derived(name="wanted", with_types=False)
+    )
+    moved = await session.execute(
+        update(InventoryItem)
+        .where(
+            InventoryItem.product_id == locked.c.product_id,
+            InventoryItem.product_id == wanted.c.product_id,
+            InventoryItem.available_qty >= wanted.c.qty,
+        )
+        .values(
+            available_qty=InventoryItem.available_qty - wanted.c.qty,
+            reserved_qty=InventoryItem.reserved_qty + wanted.c.qty,
+            updated_at=func.now(),
+        )
+        .returning(
+            InventoryItem.product_id,
+            and_(
+                InventoryItem.available_qty <= InventoryItem.low_stock_threshold,
+                InventoryItem.available_qty + wanted.c.qty > InventoryItem.low_stock_threshold,
+            ),
+        )
+    )
+    rows = moved.all()
+    done = {row[0] for row in rows}
+    return Reservation(
+        reserved={product_id: product_id in done for product_id in ids},
+        went_low=sorted(row[0] for row in rows if row[1]),
+    )
+
+
+async def stock_of(
+    session: AsyncSession, product_ids: Sequence[uuid.UUID]
+) -> list[tuple[Product, InventoryItem]]:
+    """Products with their inventory rows, in product id order (for low-stock notices)."""
+    rows = await session.execute(
+        select(Product, InventoryItem)
+        .join(InventoryItem, InventoryItem.product_id == Product.id)
+        .where(Product.id.in_(product_ids))
+        .order_by(Product.id)
+    )
+    return [(row[0], row[1]) for row in rows]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -116,8 +117,8 @@ async def _ensure_sku_free(
         raise Conflict("sku already exists in this store", details={"constraint": "uq_products_store_id_sku"})
 
 
-async def _notify_low_stock(session: AsyncSession, product: Product, stock: InventoryItem) -> None:
-    """A notice in the vendor's inbox, written in the same transaction as the stock change."""
+async def _notify_low_stock(session: AsyncSession, low: Sequence[tuple[Product, InventoryItem]]) -> None:
+    """One notice per product in its vendor's inbox, written in the same transaction as the stock change."""
     await notices.insert_store_notices(
         session,
         [
@@ -132,9 +133,23 @@ async def _notify_low_stock(session: AsyncSession, product: Product, stock: Inve
                 ),
                 "link": f"/vendor/products/{product.id}",
             }
+            for product, stock in low
         ],
     )
-    log.info("catalog.low_stock", product_id=str(product.id), store_id=str(product.store_id))
+    for product, _ in low:
+        log.info("catalog.low_stock", product_id=str(product.id), store_id=str(product.store_id))
+
+
+async def reserve_stock(session: AsyncSession, quantities: Mapping[uuid.UUID, int]) -> dict[uuid.UUID, bool]:
+    """Reserve each product's quantity (False: not enough stock, nothing moved for it).
+
+    Products whose sellable stock this takes to or below their threshold notify their vendor, as a
+    vendor's own inventory write does.
+    """
+    reservation = await repository.reserve(session, quantities)
+    if reservation.went_low:
+        await _notify_low_stock(session, await repository.stock_of(session, reservation.went_low))
+    return reservation.reserved
 
 
 async def create_product(session: AsyncSession, ctx: StoreCtx, body: ProductCreate) -> ProductDTO:
@@ -263,7 +278,7 @@ async def _write_inventory(
     was_low = before is not None and before.available_qty <= before.low_stock_threshold
     after = await repository.set_inventory(session, product.id, available_qty, low_stock_threshold)
     if after.available_qty <= after.low_stock_threshold and not was_low:
-        await _notify_low_stock(session, product, after)
+        await _notify_low_stock(session, [(product, after)])
     return after
 
 

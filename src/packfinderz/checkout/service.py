@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from packfinderz.ads import tokens as ad_tokens
 from packfinderz.auth.deps import StoreCtx
-from packfinderz.catalog import repository as inventory
+from packfinderz.catalog.service import reserve_stock
 from packfinderz.checkout import repository
 from packfinderz.checkout.repository import CartLine
 from packfinderz.checkout.schemas import (
@@ -34,7 +34,7 @@ from packfinderz.checkout.schemas import (
     RejectedVendor,
 )
 from packfinderz.config import Settings
-from packfinderz.events.outbox import emit
+from packfinderz.events.outbox import amend, emit
 from packfinderz.events.registry import CheckoutConverted, OrderCreated
 from packfinderz.kit.errors import Conflict, Forbidden, NotFound, StateConflict, ValidationFailed
 from packfinderz.models.cart import CartRecord
@@ -162,9 +162,10 @@ async def checkout(
         return 200, await _replay(session, converted)
     await writer.write_rest(vendors)
 
-    # Stock last: everything that does not depend on the reservation is written above, so the hot
-    # inventory rows stay locked (ascending product id, to commit) for as few statements as possible.
-    outcome = await inventory.reserve(session, quantities)
+    # Stock last: everything else is written first (checkout_converted as if every line is reserved,
+    # amended below in the rare shortfall), so the hot inventory rows stay locked for one statement
+    # and the commit. Locks are taken in ascending product id, the house lock order.
+    outcome = await reserve_stock(session, quantities)
     short = [
         (vendor, line)
         for vendor in vendors
@@ -183,7 +184,7 @@ async def checkout(
         )
     if short:
         await writer.record_shortfall(vendors, short)
-    result = await writer.finish(vendors, unavailable)
+    result = writer.result(vendors, unavailable)
     log.info(
         "checkout.converted",
         checkout_group_id=str(group_id),
@@ -282,6 +283,8 @@ class _Writer:
         self.shipping_line = body.shipping_line.model_dump(mode="json") if body.shipping_line else None
         self.intent_status = "pending" if body.payment_method == "ach" else "unpaid"
         self.converted_at: datetime | None = None
+        self.converted_key = f"checkout_converted:{group_id}"
+        self.converted_emitted = False
 
     def _token(self, target_type: str, target_id: uuid.UUID) -> str | None:
         token = ad_tokens.best_for(self.tokens, target_type, target_id)
@@ -316,7 +319,7 @@ class _Writer:
             vendor.order_number = numbers[vendor.order_id]
 
     async def write_rest(self, vendors: Sequence[_Vendor]) -> None:
-        """Lines (pending unless already rejected), intents, the converted cart, order_created."""
+        """Lines (pending unless already rejected), intents, the converted cart and both events."""
         line_rows = []
         for vendor in vendors:
             for position, line in enumerate(vendor.lines):
@@ -383,6 +386,9 @@ class _Writer:
             actor=self.ctx.actor(),
             dedupe_key=f"order_created:{self.group_id}",
         )
+        self.converted_emitted = await emit(
+            self.session, self._converted(vendors), actor=self.ctx.actor(), dedupe_key=self.converted_key
+        )
 
     async def record_shortfall(
         self, vendors: Sequence[_Vendor], short: Sequence[tuple[_Vendor, CartLine]]
@@ -411,26 +417,23 @@ class _Writer:
             dropped=[v.order_id for v in affected if not v.live()],
             amounts={v.order_id: v.totals()[2] for v in affected if v.live()},
         )
+        if self.converted_emitted:
+            await amend(self.session, self._converted(vendors), dedupe_key=self.converted_key)
 
-    async def finish(
-        self, vendors: Sequence[_Vendor], unavailable: Sequence[RejectedVendor]
-    ) -> CheckoutResult:
-        """Emit checkout_converted and build the CheckoutResult from the final state."""
+    def _converted(self, vendors: Sequence[_Vendor]) -> CheckoutConverted:
         assert self.converted_at is not None
-        await emit(
-            self.session,
-            CheckoutConverted(
-                checkout_group_id=self.group_id,
-                cart_id=self.cart.id,
-                buyer_store_id=self.buyer.id,
-                vendor_order_ids=[v.order_id for v in vendors],
-                vendor_store_ids=[v.id for v in vendors],
-                converted_at=self.converted_at,
-                analytics=self._analytics(vendors),
-            ),
-            actor=self.ctx.actor(),
-            dedupe_key=f"checkout_converted:{self.group_id}",
+        return CheckoutConverted(
+            checkout_group_id=self.group_id,
+            cart_id=self.cart.id,
+            buyer_store_id=self.buyer.id,
+            vendor_order_ids=[v.order_id for v in vendors],
+            vendor_store_ids=[v.id for v in vendors],
+            converted_at=self.converted_at,
+            analytics=self._analytics(vendors),
         )
+
+    def result(self, vendors: Sequence[_Vendor], unavailable: Sequence[RejectedVendor]) -> CheckoutResult:
+        """The CheckoutResult from the final state of the vendors' orders."""
         rejected = [*unavailable, *(_stock_rejection(v, v.order_id) for v in vendors if not v.live())]
         return CheckoutResult.model_validate(
             {

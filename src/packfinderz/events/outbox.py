@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import bindparam, func, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from packfinderz.events.registry import EventPayload, lookup
@@ -66,7 +66,9 @@ async def emit(
     """Insert the event's outbox row in the session's transaction; never commits.
 
     With a `dedupe_key`, an event already emitted under that key is not written again and False is
-    returned ("emit if absent"). The relay is woken by NOTIFY, which Postgres delivers at commit.
+    returned ("emit if absent"). The relay is woken by NOTIFY, which Postgres delivers at commit; it is
+    sent by the insert itself (`pg_notify` in RETURNING, evaluated only for a row written), so an
+    emit is one statement.
     """
     spec = lookup(event.event_type)
     validated = spec.model.model_validate(event.model_dump())
@@ -84,8 +86,21 @@ async def emit(
     )
     if dedupe_key is not None:
         statement = statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
-    result = await session.execute(statement.returning(OutboxEvent.id))
-    inserted = result.scalar_one_or_none() is not None
-    if inserted:
-        await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
-    return inserted
+    result = await session.execute(statement.returning(OutboxEvent.id, func.pg_notify(NOTIFY_CHANNEL, "")))
+    return result.first() is not None
+
+
+async def amend(session: AsyncSession, event: EventPayload, *, dedupe_key: str) -> None:
+    """Replace the `data` of the event this transaction emitted under `dedupe_key`.
+
+    For a writer that emits before its last step (to keep that step short) and corrects the event
+    when the step turns out otherwise. Only for an event emitted in the same, uncommitted transaction
+    (`emit` returned True): no one has seen it yet, so the outbox stays append-only to its readers.
+    """
+    spec = lookup(event.event_type)
+    data = spec.model.model_validate(event.model_dump()).model_dump(mode="json")
+    await session.execute(
+        update(OutboxEvent)
+        .where(OutboxEvent.dedupe_key == dedupe_key, OutboxEvent.published_at.is_(None))
+        .values(payload=OutboxEvent.payload.op("||")(bindparam("amended", {"data": data}, type_=JSONB)))
+    )

@@ -42,7 +42,7 @@ class Files:
         return (await self.storage.presign_get(media.storage_key, self.download_url_expiry)).url
 
 
-def _files(request: Request) -> Files:
+async def _files(request: Request) -> Files:
     return Files.of(request.app.state.settings, request.app.state.storage)
 
 

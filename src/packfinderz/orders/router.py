@@ -64,7 +64,7 @@ def _utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC)
 
 
-def _filters(
+async def _filters(
     *,
     order_status: Annotated[OrderStatus | None, Query()] = None,
     fulfillment_status: Annotated[FulfillmentStatus | None, Query()] = None,

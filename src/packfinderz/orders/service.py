@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from packfinderz.audit import service as audit
 from packfinderz.auth.deps import StoreCtx
-from packfinderz.catalog import repository as inventory
+from packfinderz.catalog.service import reserve_stock
 from packfinderz.checkout import repository as checkout_repository
 from packfinderz.checkout.schemas import PaymentIntentDTO
 from packfinderz.events.outbox import Actor, emit
@@ -536,7 +536,7 @@ async def retry(session: AsyncSession, ctx: StoreCtx, order_id: uuid.UUID) -> Or
         },
     )
     await repository.insert_lines(session, [_copied_line(line, new.id) for line in lines])
-    outcome = await inventory.reserve(session, quantities)
+    outcome = await reserve_stock(session, quantities)
     short = sorted(str(p) for p, reserved in outcome.items() if not reserved)
     if short:
         # The request's transaction rolls back: no order, no line, no reservation stays.
