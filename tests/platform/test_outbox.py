@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from datetime import UTC, datetime
@@ -12,7 +13,7 @@ from fastapi import APIRouter
 from sqlalchemy import func, select
 
 from packfinderz.config import Settings
-from packfinderz.events.outbox import Actor, emit
+from packfinderz.events.outbox import NOTIFY_CHANNEL, Actor, emit
 from packfinderz.events.registry import EventPayload, MediaDeleted, OrderPendingNudge, UnknownEventType
 from packfinderz.kit.db import Database, DbSession
 from packfinderz.models.outbox import OutboxEvent
@@ -110,6 +111,27 @@ async def test_dedupe_key_emits_once(db: Database) -> None:
         assert await emit(session, nudge, dedupe_key=key) is False
     [row] = await rows(db)
     assert (row.dedupe_key, row.aggregate_type, row.aggregate_id) == (key, "vendor_order", order_id)
+
+
+async def test_a_written_event_notifies_the_relay_at_commit(db: Database) -> None:
+    """The insert sends NOTIFY pf_outbox (delivered at commit); a dedupe hit or a rollback sends none."""
+    heard: asyncio.Queue[str] = asyncio.Queue()
+    async with db.engine.connect() as connection:
+        listener = (await connection.get_raw_connection()).driver_connection
+        assert listener is not None
+        await listener.add_listener(NOTIFY_CHANNEL, lambda *args: heard.put_nowait(args[2]))
+        async with db.transaction() as session:
+            assert await emit(session, media_deleted(), dedupe_key="notify-once") is True
+            await asyncio.sleep(0.2)
+            assert heard.empty()  # not before the commit
+        assert await asyncio.wait_for(heard.get(), timeout=5) == NOTIFY_CHANNEL
+        async with db.transaction() as session:
+            assert await emit(session, media_deleted(), dedupe_key="notify-once") is False
+        async with db.sessionmaker() as session:
+            assert await emit(session, media_deleted()) is True
+            await session.rollback()
+        await asyncio.sleep(0.3)
+        assert heard.empty()
 
 
 class NotRegistered(EventPayload):

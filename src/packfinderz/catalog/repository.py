@@ -287,8 +287,10 @@ def _source(shape: _Shape) -> _Source:
     # Text first: the state's matches come from one index bitmap and are materialized, then the
     # visible-vendor set filters them. Left to itself the planner would AND in a bitmap of every
     # visible vendor's rows, which costs far more than the heap rows it saves.
+    # The rank (ts_rank_cd per match) is only computed when the list is sorted by it.
+    ranked = [_rank(shape).label("rank")] if shape.sort == "relevance" else []
     matches = (
-        select(P.c.id, P.c.store_id, P.c.created_at, P.c.price_cents, _rank(shape).label("rank"))
+        select(P.c.id, P.c.store_id, P.c.created_at, P.c.price_cents, *ranked)
         .where(*_own_rows(shape), *_text_match(shape))
         .cte("matches")
         .prefix_with("MATERIALIZED")
@@ -297,7 +299,7 @@ def _source(shape: _Shape) -> _Source:
         "newest": matches.c.created_at,
         "price_asc": matches.c.price_cents,
         "price_desc": matches.c.price_cents,
-        "relevance": matches.c.rank,
+        **({"relevance": matches.c.rank} if ranked else {}),
         "id": matches.c.id,
         "store_id": matches.c.store_id,
     }
