@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from packfinderz.kit.db import Database
+from packfinderz.kit.geo import distance_m
 from tests.catalog.conftest import (
     DALLAS,
     EDMOND,
@@ -100,10 +101,22 @@ async def test_radius_boundary_is_inclusive(client: httpx.AsyncClient, db: Datab
     assert await sees(client, buyer, product) is False
 
 
-async def test_distance_function_matches_python() -> None:
-    """The SQL haversine and the Python one (single-vendor checks) agree (commerce.md §2)."""
-    from packfinderz.stores.service import distance_m
-
+async def test_distance_function_matches_python(db: Database) -> None:
+    """The SQL haversine (radius gate) and the Python one (displayed distances, distance sort) agree."""
+    pairs = [
+        (OKC["lat"], OKC["lng"], TULSA["lat"], TULSA["lng"]),
+        (34.0522, -118.2437, 37.7749, -122.4194),
+        (35.4676, -97.5164, 35.4676, -97.5164),
+        (-33.8688, 151.2093, 51.5074, -0.1278),
+        (89.9, 0.0, -89.9, 180.0),
+    ]
+    async with db.transaction() as session:
+        for pair in pairs:
+            exact = await session.scalar(
+                text("SELECT pf_distance_m(:a, :b, :c, :d)"),
+                {"a": pair[0], "b": pair[1], "c": pair[2], "d": pair[3]},
+            )
+            assert abs(distance_m(*pair) - exact) < 1e-6, pair
     assert abs(distance_m(OKC["lat"], OKC["lng"], TULSA["lat"], TULSA["lng"]) - 158_600) < 2_000
 
 

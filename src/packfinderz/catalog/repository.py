@@ -39,6 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from packfinderz.catalog.search import Filters, ListRequest, SortCursor, tsquery_text
+from packfinderz.kit.geo import distance_m
 from packfinderz.models.catalog import (
     CatalogVersion,
     InventoryItem,
@@ -103,11 +104,12 @@ async def search_planning(session: AsyncSession) -> None:
 # --- the buyer gate --------------------------------------------------------------------------------
 
 
-def _gate_statement() -> Select[Any]:
+def _gate_statement() -> Select[uuid.UUID, float, float, int]:
+    """The visible vendors' ids, positions and versions (the SQL distance only decides radius vendors)."""
     lat, lng = bindparam("lat", type_=Float), bindparam("lng", type_=Float)
     distance = func.pf_distance_m(Store.lat, Store.lng, lat, lng, type_=Float)
     return (
-        select(Store.id, distance.label("distance_m"), func.coalesce(CatalogVersion.version, 0))
+        select(Store.id, Store.lat, Store.lng, func.coalesce(CatalogVersion.version, 0))
         .outerjoin(CatalogVersion, CatalogVersion.store_id == Store.id)
         .where(
             Store.type == "vendor",
@@ -117,12 +119,12 @@ def _gate_statement() -> Select[Any]:
             or_(
                 Store.delivery_radius_meters == 0,
                 and_(
-                    func.abs(Store.lat - lat) <= Store.delivery_radius_meters / METRES_PER_DEGREE_LAT,
+                    func.abs(Store.lat - lat)
+                    <= cast(Store.delivery_radius_meters, Float) / METRES_PER_DEGREE_LAT,
                     distance <= Store.delivery_radius_meters,
                 ),
             ),
         )
-        .order_by(distance, Store.id)
     )
 
 
@@ -130,9 +132,15 @@ _GATE = _gate_statement()
 
 
 async def visible_vendors(session: AsyncSession, state: str, lat: float, lng: float) -> list[VisibleVendor]:
-    """Vendors passing the gate of commerce.md §3 for a buyer at (lat, lng) in `state`, nearest first."""
+    """Vendors passing the gate of commerce.md §3 for a buyer at (lat, lng) in `state`, nearest first.
+
+    The distances are computed here rather than in SQL, for every vendor: the same float64 formula
+    costs the database far more per row than Python, and the gate runs on every search.
+    """
     rows = await session.execute(_GATE, {"state": state, "lat": lat, "lng": lng})
-    return [VisibleVendor(r[0], r[1], r[2]) for r in rows]
+    vendors = [VisibleVendor(r[0], distance_m(r[1], r[2], lat, lng), r[3]) for r in rows]
+    vendors.sort(key=lambda v: (v.distance_m, v.id))
+    return vendors
 
 
 # --- product lists ---------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from packfinderz.catalog.schemas import (
 )
 from packfinderz.catalog.search import ListRequest, SortCursor
 from packfinderz.kit.errors import Conflict, Forbidden, NotFound, StateConflict, ValidationFailed
+from packfinderz.kit.geo import distance_m
 from packfinderz.media import repository as media_repository
 from packfinderz.media.attachments import reconcile
 from packfinderz.models.catalog import InventoryItem, Product
@@ -37,7 +38,7 @@ from packfinderz.models.identity import Store
 from packfinderz.models.media import READABLE_STATUSES, Media
 from packfinderz.notifications import repository as notices
 from packfinderz.stores import repository as stores
-from packfinderz.stores.service import distance_m, vendor_visible_to_buyer
+from packfinderz.stores.service import vendor_visible_to_buyer
 
 log = structlog.get_logger("catalog")
 
@@ -528,10 +529,11 @@ async def browse(
     if ctx.store_type == "vendor":
         return await vendor_table(session, ctx, request)
     requested = _requested_state(ctx, state)
-    await repository.search_planning(session)
+    # The gate is simple and keeps its cached plan; the list statements after it are planned per call.
     vendors = await repository.visible_vendors(session, requested, ctx.store.lat, ctx.store.lng)
     if not vendors:
         return {"items": [], "next_cursor": None, "total": 0}
+    await repository.search_planning(session)
     scope = Scope(
         state=requested,
         vendor_ids=[v.id for v in vendors],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import uuid
 from typing import Any
 
@@ -12,6 +11,7 @@ from packfinderz.audit import service as audit
 from packfinderz.auth import repository as users
 from packfinderz.auth.deps import AuthContext, StoreCtx
 from packfinderz.kit.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from packfinderz.kit.geo import distance_m
 from packfinderz.kit.pagination import PageParams
 from packfinderz.kit.security import Passwords, normalize_email, temporary_password
 from packfinderz.licenses import repository as licenses
@@ -209,20 +209,6 @@ async def my_stores(
     """The stores the caller is an active member of (system users have none)."""
     rows, cursor = await repository.my_stores_page(session, auth.user_id, page)
     return [store_summary(store, membership.role) for store, membership in rows], cursor
-
-
-EARTH_RADIUS_M = 6_371_008.8  # the radius pf_distance_m uses (catalog migration)
-
-
-def distance_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
-    """Great-circle (haversine) distance in metres."""
-    a = (
-        math.sin(math.radians(lat2 - lat1) / 2) ** 2
-        + math.cos(math.radians(lat1))
-        * math.cos(math.radians(lat2))
-        * math.sin(math.radians(lng2 - lng1) / 2) ** 2
-    )
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
 def vendor_visible_to_buyer(vendor: Store, buyer: Store) -> bool:
