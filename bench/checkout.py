@@ -5,14 +5,16 @@
    on a free loopback port. Vendors with a few hot SKUs (stock large enough never to run out) and K
    verified buyers are seeded through the api.
 3. API phase: each buyer loops quote (POST /api/v1/cart) then checkout (POST /api/v1/checkout) over
-   its own keep-alive connection for BENCH_SECONDS; every request is timed.
+   its own keep-alive connection; every request is timed.
 4. Raw phase: the same quote and checkout transactions issued directly through asyncpg (one connection
-   per buyer, no HTTP, no auth, no ORM), at the same concurrency, for the same duration.
+   per buyer, no HTTP, no auth, no ORM), at the same concurrency.
+   The two phases alternate in BENCH_ROUNDS rounds sharing BENCH_SECONDS each, so that load from other
+   processes on the machine (or the host of a virtual one) weighs on both sides alike.
 5. Prints one JSON line: checkout p50/p95/p99 (ms), quote p95, checkouts/s, raw checkout transactions/s
    and their p95, the api/raw ratio, and the oversold units found afterwards (must be 0).
 
-Environment: BENCH_BUYERS (32), BENCH_SECONDS (20), BENCH_WORKERS (2 api processes),
-BENCH_SKUS_PER_VENDOR (2, over 4 vendors).
+Environment: BENCH_BUYERS (32), BENCH_SECONDS (20 per side), BENCH_ROUNDS (4), BENCH_WORKERS (2 api
+processes), BENCH_SKUS_PER_VENDOR (2, over 4 vendors).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / ".packfinderz" / "bench" / "checkout"
 BUYERS = int(os.environ.get("BENCH_BUYERS", "32"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "4"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 VENDORS = 4
 SKUS_PER_VENDOR = int(os.environ.get("BENCH_SKUS_PER_VENDOR", "2"))
@@ -191,7 +194,7 @@ async def run_for(seconds: float, steps: list[Callable[[], Awaitable[None]]]) ->
 
 
 async def api_phase(
-    port: int, buyers: list[dict[str, Any]], products: list[dict[str, Any]]
+    port: int, buyers: list[dict[str, Any]], products: list[dict[str, Any]], seconds: float, seed: int
 ) -> dict[str, Any]:
     quote_ms: list[float] = []
     checkout_ms: list[float] = []
@@ -217,10 +220,10 @@ async def api_phase(
 
     try:
         steps = [
-            buyer_step(h, b, random.Random(i))
+            buyer_step(h, b, random.Random(seed * 10_000 + i))
             for i, (h, b) in enumerate(zip(connections, buyers, strict=True))
         ]
-        elapsed = await run_for(SECONDS, steps)
+        elapsed = await run_for(seconds, steps)
     finally:
         for http in connections:
             http.close()
@@ -410,7 +413,9 @@ async def raw_checkout(conn: asyncpg.Connection, buyer_id: uuid.UUID, cart_id: u
         await conn.fetch(SQL["reserve"], ids, [quantities[i] for i in ids])
 
 
-async def raw_phase(dsn: str, buyers: list[dict[str, Any]], products: list[dict[str, Any]]) -> dict[str, Any]:
+async def raw_phase(
+    dsn: str, buyers: list[dict[str, Any]], products: list[dict[str, Any]], seconds: float, seed: int
+) -> dict[str, Any]:
     connections = [await asyncpg.connect(dsn) for _ in buyers]
     checkout_ms: list[float] = []
 
@@ -430,7 +435,8 @@ async def raw_phase(dsn: str, buyers: list[dict[str, Any]], products: list[dict[
     try:
         pairs = zip(connections, buyers, strict=True)
         elapsed = await run_for(
-            SECONDS, [buyer_step(c, b, random.Random(1000 + i)) for i, (c, b) in enumerate(pairs)]
+            seconds,
+            [buyer_step(c, b, random.Random(seed * 10_000 + 1000 + i)) for i, (c, b) in enumerate(pairs)],
         )
     finally:
         for conn in connections:
@@ -480,8 +486,17 @@ async def main() -> None:
         pg = await asyncpg.connect(dsn)
         try:
             buyers, products = await seed(port, pg)
-            api = await api_phase(port, buyers, products)
-            raw = await raw_phase(dsn, buyers, products)
+            api: dict[str, Any] = {"quote_ms": [], "checkout_ms": [], "elapsed": 0.0, "statuses": {}}
+            raw: dict[str, Any] = {"checkout_ms": [], "elapsed": 0.0}
+            for round_ in range(ROUNDS):
+                api_round = await api_phase(port, buyers, products, SECONDS / ROUNDS, round_)
+                raw_round = await raw_phase(dsn, buyers, products, SECONDS / ROUNDS, round_)
+                for name in ("quote_ms", "checkout_ms", "elapsed"):
+                    api[name] += api_round[name]
+                for status, count in api_round["statuses"].items():
+                    api["statuses"][status] = api["statuses"].get(status, 0) + count
+                raw["checkout_ms"] += raw_round["checkout_ms"]
+                raw["elapsed"] += raw_round["elapsed"]
             oversold = await oversold_units(pg)
         finally:
             await pg.close()
@@ -495,6 +510,7 @@ async def main() -> None:
                 "api_workers": WORKERS,
                 "hot_skus": VENDORS * SKUS_PER_VENDOR,
                 "seconds": SECONDS,
+                "rounds": ROUNDS,
                 "checkout_p50_ms": round(percentile(api["checkout_ms"], 0.50), 1),
                 "checkout_p95_ms": round(percentile(api["checkout_ms"], 0.95), 1),
                 "checkout_p99_ms": round(percentile(api["checkout_ms"], 0.99), 1),
