@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench._common import percentile, report
 from packfinderz.config import Settings
-from packfinderz.events.consumer import Consumer, ConsumerRunner, Event
+from packfinderz.events.consumer import Consumer, ConsumerRunner, Event, HandlerDeps
 from packfinderz.events.outbox import emit
 from packfinderz.events.registry import TOPICS, MediaDeleted
 from packfinderz.kit.db import Database, create_database
@@ -154,7 +154,7 @@ async def latency(settings: Settings, db: Database, redis: Redis) -> dict[str, A
     committed: dict[uuid.UUID, float] = {}
     arrived: dict[uuid.UUID, float] = {}
 
-    async def record(session: AsyncSession, event: Event) -> None:
+    async def record(session: AsyncSession, event: Event, deps: HandlerDeps) -> None:
         assert isinstance(event.data, MediaDeleted)
         arrived.setdefault(event.data.media_id, time.time())
 

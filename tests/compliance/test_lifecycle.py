@@ -10,7 +10,7 @@ from sqlalchemy import text
 from packfinderz.events.consumer import to_event
 from packfinderz.kit.db import Database
 from packfinderz.licenses.jobs import run_lifecycle
-from packfinderz.notifications.consumers import handle as notify
+from packfinderz.notifications.consumers import notify
 from packfinderz.notifications.rules import HANDLED_TYPES
 from tests.compliance.conftest import audits, decide, events, kyc, scalar, submit_license
 from tests.fixtures.factories import Account

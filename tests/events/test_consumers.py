@@ -21,6 +21,7 @@ from packfinderz.events.consumer import (
     Consumer,
     ConsumerRunner,
     Event,
+    HandlerDeps,
     PermanentError,
     guard_key,
     load_consumers,
@@ -199,7 +200,7 @@ async def test_a_handler_that_always_fails_is_retried_then_dead_lettered(
 ) -> None:
     attempts: list[int] = []
 
-    async def explode(session: AsyncSession, event: Event) -> None:
+    async def explode(session: AsyncSession, event: Event, deps: HandlerDeps) -> None:
         # the write is rolled back with the failed attempt
         await session.execute(
             text("INSERT INTO admin_notifications (type, title, message) VALUES ('order_alert', 'x', 'y')")
@@ -229,12 +230,36 @@ async def test_a_handler_that_always_fails_is_retried_then_dead_lettered(
     assert runner.heartbeat_fields() == {"events_handled": {"exploding": 0}, "dead_lettered": 1}
 
 
+async def test_handlers_get_the_runners_clients(
+    fast_settings: Settings, db: Database, redis: Redis, redis_transport: Transport
+) -> None:
+    """A handler's deps are the runner's own settings, Redis client and storage adapter."""
+    seen: list[HandlerDeps] = []
+
+    async def record(session: AsyncSession, event: Event, deps: HandlerDeps) -> None:
+        seen.append(deps)
+
+    consumer = Consumer("recording", ("orders",), frozenset({"payment_failed"}), record)
+    await emit_committed(db, PaymentFailed(order_id=uuid.uuid4(), payment_intent_id=uuid.uuid4()))
+    await Relay(fast_settings, db, redis_transport).publish_batch()
+    async with running(fast_settings, db, redis, redis_transport, consumer) as runner:
+
+        async def handled() -> bool:
+            return bool(seen)
+
+        await eventually(handled, what="handled")
+    [deps] = seen
+    assert deps is runner.deps
+    assert (deps.settings, deps.redis) == (fast_settings, redis)
+    assert type(deps.storage).__name__ == "LocalStorage"  # built from the runner's settings
+
+
 async def test_a_permanent_failure_is_dropped_and_never_retried(
     fast_settings: Settings, db: Database, redis: Redis, redis_transport: Transport
 ) -> None:
     calls: list[int] = []
 
-    async def refuse(session: AsyncSession, event: Event) -> None:
+    async def refuse(session: AsyncSession, event: Event, deps: HandlerDeps) -> None:
         calls.append(1)
         raise PermanentError("payload can never be handled")
 

@@ -17,7 +17,7 @@ from packfinderz.events.consumer import Event
 from packfinderz.events.registry import EventPayload, OrderCreated, OrderExpired, PaymentFailed
 from packfinderz.kit.db import Database
 from packfinderz.notifications import repository
-from packfinderz.notifications.consumers import handle
+from packfinderz.notifications.consumers import notify
 from tests.fixtures.events import insert_store
 
 
@@ -61,8 +61,8 @@ async def test_order_created_notifies_each_vendor_whose_order_was_not_rejected(d
             (kept, 1001, buyer, vendor_a, "created_pending"),
             (rejected, 1002, buyer, vendor_b, "rejected"),
         )
-        await handle(session, event)
-        await handle(session, event)  # a redelivery after a lost guard inserts nothing
+        await notify(session, event)
+        await notify(session, event)  # a redelivery after a lost guard inserts nothing
         found = await inbox(session)
     assert found == [
         {
@@ -89,7 +89,7 @@ async def test_order_expired_notifies_both_sides(db: Database) -> None:
     )
     async with db.transaction() as session:
         await orders_table(session, (order, 7, buyer, vendor, "expired"))
-        await handle(session, event_of(data))
+        await notify(session, event_of(data))
         found = await inbox(session)
     assert {(n["store_id"], n["link"]) for n in found} == {
         (buyer, f"/orders/{order}"),
@@ -106,7 +106,7 @@ async def test_payment_failed_goes_to_admins_only(db: Database) -> None:
     )
     async with db.transaction() as session:
         await orders_table(session, (order, 55, buyer, vendor, "delivered"))
-        await handle(session, event)
+        await notify(session, event)
         assert await inbox(session) == []
         admin = (
             await session.execute(text("SELECT id, title, message, link FROM admin_notifications"))
@@ -132,5 +132,5 @@ async def test_a_notice_for_a_deleted_store_is_skipped(db: Database) -> None:
     event = event_of(OrderCreated(checkout_group_id=uuid.uuid4(), vendor_order_ids=[order]))
     async with db.transaction() as session:
         await orders_table(session, (order, 9, buyer, gone, "created_pending"))
-        await handle(session, event)
+        await notify(session, event)
         assert await inbox(session) == []

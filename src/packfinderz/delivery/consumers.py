@@ -5,11 +5,11 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from packfinderz.delivery.service import auto_assign
-from packfinderz.events.consumer import Consumer, Event, PermanentError, handler_redis, register_consumer
+from packfinderz.events.consumer import Consumer, Event, HandlerDeps, PermanentError, register_consumer
 from packfinderz.events.registry import OrderReadyForDispatch
 
 
-async def handle(session: AsyncSession, event: Event) -> None:
+async def handle(session: AsyncSession, event: Event, deps: HandlerDeps) -> None:
     """Assign the order to a random agent with a fresh `available` heartbeat, or leave it queued.
 
     Re-running it is harmless: a taken or no longer dispatchable order is left alone. Redis errors
@@ -17,7 +17,7 @@ async def handle(session: AsyncSession, event: Event) -> None:
     """
     if not isinstance(event.data, OrderReadyForDispatch):
         raise PermanentError(f"unexpected payload {type(event.data).__name__}")
-    await auto_assign(session, handler_redis(), event.data.order_id)
+    await auto_assign(session, deps.redis, event.data.order_id)
 
 
 CONSUMER = register_consumer(

@@ -1,7 +1,8 @@
 """Consumer framework (worker role `consumers`, platform.md §11.1): decode, guard, handle, ack.
 
 A consumer declares a name, the topics it reads and the event types it handles, and a handler
-`async (session, event) -> None` that runs inside a transaction the framework commits. The Redis
+`async (session, event, deps) -> None` that runs inside a transaction the framework commits; `deps`
+carries the worker's own clients (settings, Redis, storage). The Redis
 guard `pf:evt:processed:<consumer>:<event_id>` makes a redelivered event a no-op once handled;
 handlers are also idempotent in the database, so a crash between commit and guard is harmless.
 """
@@ -16,7 +17,6 @@ import time
 import uuid
 from collections import Counter as Tally
 from collections.abc import Awaitable, Callable, Iterable
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,6 +31,8 @@ from packfinderz.config import Settings
 from packfinderz.events.registry import TOPICS, EventPayload, UnknownEventType, lookup
 from packfinderz.kit.aio import wait_any
 from packfinderz.kit.db import Database
+from packfinderz.kit.storage import create_storage
+from packfinderz.kit.storage.base import Storage
 from packfinderz.kit.transport import Message, Subscription, Transport, TransportError, create_transport
 from packfinderz.worker.runner import WorkerContext
 
@@ -56,13 +58,6 @@ CONSUMER_MODULES = (
 )
 # Consumers of a subscription of their own rather than of registered topics (ConsumersRole runs them).
 SUBSCRIPTION_CONSUMERS = frozenset({"media-storage"})
-# The runner's Redis client while a handler runs (handlers get only the session and the event).
-_HANDLER_REDIS: ContextVar[Redis] = ContextVar("consumer_handler_redis")
-
-
-def handler_redis() -> Redis:
-    """The consumer runner's Redis client, for handlers that read Redis (e.g. agent heartbeats)."""
-    return _HANDLER_REDIS.get()
 
 
 def guard_key(consumer: str, event_id: uuid.UUID | str) -> str:
@@ -82,7 +77,16 @@ class Event:
     data: EventPayload
 
 
-Handler = Callable[[AsyncSession, Event], Awaitable[None]]
+@dataclass(frozen=True)
+class HandlerDeps:
+    """What a handler may use besides its transaction and its event: the worker's own clients."""
+
+    settings: Settings
+    redis: Redis
+    storage: Storage
+
+
+Handler = Callable[[AsyncSession, Event, HandlerDeps], Awaitable[None]]
 
 
 class PermanentError(Exception):
@@ -182,12 +186,14 @@ class ConsumerRunner:
         transport: Transport,
         consumers: Iterable[Consumer],
         *,
+        storage: Storage | None = None,
         processing_ttl: int = GUARD_PROCESSING_TTL_SECONDS,
         record_error: Callable[[str, str], None] | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.redis = redis
+        self.deps = HandlerDeps(settings, redis, storage if storage is not None else create_storage(settings))
         self.transport = transport
         self.consumers = list(consumers)
         self.processing_ttl = processing_ttl
@@ -310,10 +316,9 @@ class ConsumerRunner:
             await message.nack()
             log.warning("consumer.guard_unavailable", error=type(exc).__name__, **fields)
             return "retry"
-        _HANDLER_REDIS.set(self.redis)  # each message runs in its own task, so this stays local to it
         try:
             async with self.db.transaction() as session:
-                await asyncio.wait_for(consumer.handler(session, event), HANDLE_TIMEOUT_SECONDS)
+                await asyncio.wait_for(consumer.handler(session, event, self.deps), HANDLE_TIMEOUT_SECONDS)
         except PermanentError as exc:
             await self._mark_done(key, fields)
             await message.ack()
@@ -380,9 +385,9 @@ class ConsumersRole:
 
     def __init__(self, ctx: WorkerContext) -> None:
         # Imported here: the media modules import this one.
-        from packfinderz.kit.storage import create_storage
         from packfinderz.media.storage_subscriber import StorageEventsSubscriber, storage_events_enabled
 
+        storage = create_storage(ctx.settings)
         self.transport = create_transport(ctx.settings, topics=TOPICS)
         self.runner = ConsumerRunner(
             ctx.settings,
@@ -390,12 +395,11 @@ class ConsumersRole:
             ctx.redis,
             self.transport,
             enabled_consumers(ctx.settings),
+            storage=storage,
             record_error=ctx.record_error,
         )
         self.storage_events = (
-            StorageEventsSubscriber(
-                ctx.settings, ctx.db, create_storage(ctx.settings), record_error=ctx.record_error
-            )
+            StorageEventsSubscriber(ctx.settings, ctx.db, storage, record_error=ctx.record_error)
             if storage_events_enabled(ctx.settings)
             else None
         )

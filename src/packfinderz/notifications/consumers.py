@@ -7,7 +7,7 @@ import uuid
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from packfinderz.events.consumer import Consumer, Event, register_consumer
+from packfinderz.events.consumer import Consumer, Event, HandlerDeps, register_consumer
 from packfinderz.events.registry import LicenseStatusChanged
 from packfinderz.notifications import repository
 from packfinderz.notifications.rules import ADMINS, HANDLED_TYPES, Facts, needed_ids, notice_id, plan
@@ -15,7 +15,7 @@ from packfinderz.notifications.rules import ADMINS, HANDLED_TYPES, Facts, needed
 log = structlog.get_logger("notifications")
 
 
-async def handle(session: AsyncSession, event: Event) -> None:
+async def notify(session: AsyncSession, event: Event) -> None:
     """Read the facts, plan the notices and insert them with deterministic ids (re-runs insert nothing)."""
     license_ids, order_ids = needed_ids(event.data)
     facts = Facts(
@@ -56,6 +56,11 @@ async def handle(session: AsyncSession, event: Event) -> None:
             )
     await repository.insert_store_notices(session, store_rows)
     await repository.insert_admin_notices(session, admin_rows)
+
+
+async def handle(session: AsyncSession, event: Event, deps: HandlerDeps) -> None:
+    del deps  # notices need only the database
+    await notify(session, event)
 
 
 CONSUMER = register_consumer(
