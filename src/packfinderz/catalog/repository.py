@@ -24,6 +24,7 @@ from sqlalchemy import (
     case,
     cast,
     delete,
+    false,
     func,
     literal,
     or_,
@@ -685,19 +686,25 @@ class Reservation:
     went_low: list[uuid.UUID]
 
 
-async def reserve(session: AsyncSession, quantities: Mapping[uuid.UUID, int]) -> Reservation:
-    """Move stock from available to reserved in one statement, whatever the number of products.
+async def _move_stock(
+    session: AsyncSession, quantities: Mapping[uuid.UUID, int], *, available: int, reserved: int
+) -> list[tuple[uuid.UUID, bool]]:
+    """Move each product's qty into or out of `available_qty` and `reserved_qty` (the signs: +1 adds it,
+    -1 takes it, 0 leaves the column) in one statement, whatever the number of products; returns
+    (moved product id, went low) rows.
 
     The `locked` CTE takes the row locks in ascending product id (the house lock order): its rows come
     out of a sort and are locked as they leave it, and the update touches a row only once it has been
     joined to its locked CTE row, so whatever plan Postgres picks, locks are taken in that order. The
-    update is conditional (`available_qty >= qty`, rechecked on the newest row version after a lock
-    wait): a line without the stock is skipped (False) instead of overselling, never read-modify-write.
-    A product "went low" when this move took its sellable stock from above its low-stock threshold to
-    at or below it.
+    update is conditional (the column that decreases must hold qty, rechecked on the newest row version
+    after a lock wait): a product without it is skipped instead of going negative, never
+    read-modify-write. A product "went low" when the move took its sellable stock from above its
+    low-stock threshold to at or below it.
     """
     ids = sorted(quantities)
-    ids_param = bindparam("reserve_ids", ids, type_=ARRAY(PgUUID()))
+    if not ids:
+        return []
+    ids_param = bindparam("stock_ids", ids, type_=ARRAY(PgUUID()))
     locked = (
         select(INV.c.product_id)
         .where(INV.c.product_id == func.any(ids_param))
@@ -707,39 +714,68 @@ async def reserve(session: AsyncSession, quantities: Mapping[uuid.UUID, int]) ->
         .prefix_with("MATERIALIZED")
     )
     wanted = (
-        func.unnest(
-            ids_param,
-            bindparam("reserve_qtys", [quantities[i] for i in ids], type_=ARRAY(Integer())),
-        )
+        func.unnest(ids_param, bindparam("stock_qtys", [quantities[i] for i in ids], type_=ARRAY(Integer())))
         .table_valued("product_id", "qty")
         .render_derived(name="wanted", with_types=False)
+    )
+    qty = wanted.c.qty
+    values: dict[str, Any] = {"updated_at": func.now()}
+    guards = []
+    for name, column, sign in (
+        ("available_qty", InventoryItem.available_qty, available),
+        ("reserved_qty", InventoryItem.reserved_qty, reserved),
+    ):
+        if sign > 0:
+            values[name] = column + qty
+        elif sign < 0:
+            values[name] = column - qty
+            guards.append(column >= qty)
+    # Only a move out of sellable stock can take it to its threshold: it was available_qty + qty before.
+    went_low = (
+        and_(
+            InventoryItem.available_qty <= InventoryItem.low_stock_threshold,
+            InventoryItem.available_qty + qty > InventoryItem.low_stock_threshold,
+        )
+        if available < 0
+        else false()
     )
     moved = await session.execute(
         update(InventoryItem)
         .where(
             InventoryItem.product_id == locked.c.product_id,
             InventoryItem.product_id == wanted.c.product_id,
-            InventoryItem.available_qty >= wanted.c.qty,
+            *guards,
         )
-        .values(
-            available_qty=InventoryItem.available_qty - wanted.c.qty,
-            reserved_qty=InventoryItem.reserved_qty + wanted.c.qty,
-            updated_at=func.now(),
-        )
-        .returning(
-            InventoryItem.product_id,
-            and_(
-                InventoryItem.available_qty <= InventoryItem.low_stock_threshold,
-                InventoryItem.available_qty + wanted.c.qty > InventoryItem.low_stock_threshold,
-            ),
-        )
+        .values(values)
+        .returning(InventoryItem.product_id, went_low)
     )
-    rows = moved.all()
-    done = {row[0] for row in rows}
+    return [(row[0], bool(row[1])) for row in moved]
+
+
+async def reserve(session: AsyncSession, quantities: Mapping[uuid.UUID, int]) -> Reservation:
+    """Move stock from available to reserved (commerce.md §7.3); a product without the stock is not
+    reserved (False) instead of being oversold."""
+    moved = await _move_stock(session, quantities, available=-1, reserved=+1)
+    done = {product_id for product_id, _ in moved}
     return Reservation(
-        reserved={product_id: product_id in done for product_id in ids},
-        went_low=sorted(row[0] for row in rows if row[1]),
+        reserved={product_id: product_id in done for product_id in sorted(quantities)},
+        went_low=sorted(product_id for product_id, low in moved if low),
     )
+
+
+async def release(session: AsyncSession, quantities: Mapping[uuid.UUID, int]) -> list[uuid.UUID]:
+    """Move reserved stock back to available; products whose reservation did not cover the quantity
+    (an invariant breach, logged by the caller) are returned and left alone."""
+    moved = {
+        product_id for product_id, _ in await _move_stock(session, quantities, available=+1, reserved=-1)
+    }
+    return [product_id for product_id in sorted(quantities) if product_id not in moved]
+
+
+async def consume(session: AsyncSession, quantities: Mapping[uuid.UUID, int]) -> list[uuid.UUID]:
+    """Delivered stock leaves the reservation for good; products that could not be consumed are returned."""
+    moved = {product_id for product_id, _ in await _move_stock(session, quantities, available=0, reserved=-1)}
+    return [product_id for product_id in sorted(quantities) if product_id not in moved]
 
 
 async def stock_of(

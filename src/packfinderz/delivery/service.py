@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from packfinderz.auth.deps import AuthContext
+from packfinderz.catalog import repository as inventory
 from packfinderz.delivery import repository
 from packfinderz.delivery.schemas import (
     AgentDTO,
@@ -329,7 +330,7 @@ async def deliver(session: AsyncSession, agent: AuthContext, order_id: uuid.UUID
     if order.status != "in_transit":
         raise orders.refuse(order, "deliver")
     lines = await orders_repository.lines_of(session, order.id)
-    for product_id in await orders_repository.consume(session, orders.live_quantities(lines, "fulfilled")):
+    for product_id in await inventory.consume(session, orders.live_quantities(lines, "fulfilled")):
         # Never block a delivery over it: the goods have left; an operator reconciles the stock.
         log.error("inventory.consume_mismatch", order_id=str(order.id), product_id=str(product_id))
     moment = orders.now()

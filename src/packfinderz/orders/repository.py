@@ -18,7 +18,7 @@ from sqlalchemy.orm import aliased
 
 from packfinderz.kit.pagination import PageParams, after_cursor_desc
 from packfinderz.media.repository import like_pattern
-from packfinderz.models.catalog import InventoryItem, Product
+from packfinderz.models.catalog import Product
 from packfinderz.models.delivery import OrderAssignment
 from packfinderz.models.identity import Store, User
 from packfinderz.models.licenses import License
@@ -112,58 +112,6 @@ async def reject_lines(
         )
     )
     return [(row.product_id, row.qty) for row in rows]
-
-
-async def _lock_inventory(session: AsyncSession, product_ids: Sequence[uuid.UUID]) -> None:
-    await session.execute(
-        select(InventoryItem.product_id)
-        .where(InventoryItem.product_id.in_(product_ids))
-        .order_by(InventoryItem.product_id)
-        .with_for_update()
-    )
-
-
-async def release(session: AsyncSession, quantities: dict[uuid.UUID, int]) -> list[uuid.UUID]:
-    """Move reserved stock back to available, in ascending product id; products whose reservation did
-    not cover the quantity (an invariant breach, logged by the caller) are returned and left alone."""
-    ids = sorted(quantities)
-    if not ids:
-        return []
-    await _lock_inventory(session, ids)
-    short = []
-    for product_id in ids:
-        qty = quantities[product_id]
-        result = await session.execute(
-            update(InventoryItem)
-            .where(InventoryItem.product_id == product_id, InventoryItem.reserved_qty >= qty)
-            .values(
-                reserved_qty=InventoryItem.reserved_qty - qty,
-                available_qty=InventoryItem.available_qty + qty,
-                updated_at=func.now(),
-            )
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            short.append(product_id)
-    return short
-
-
-async def consume(session: AsyncSession, quantities: dict[uuid.UUID, int]) -> list[uuid.UUID]:
-    """Delivered stock leaves the reservation for good; products that could not be consumed are returned."""
-    ids = sorted(quantities)
-    if not ids:
-        return []
-    await _lock_inventory(session, ids)
-    short = []
-    for product_id in ids:
-        qty = quantities[product_id]
-        result = await session.execute(
-            update(InventoryItem)
-            .where(InventoryItem.product_id == product_id, InventoryItem.reserved_qty >= qty)
-            .values(reserved_qty=InventoryItem.reserved_qty - qty, updated_at=func.now())
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            short.append(product_id)
-    return short
 
 
 # --- retry ------------------------------------------------------------------------------------------

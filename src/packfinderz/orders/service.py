@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from packfinderz.audit import service as audit
 from packfinderz.auth.deps import StoreCtx
+from packfinderz.catalog import repository as inventory
 from packfinderz.catalog.service import reserve_stock
 from packfinderz.checkout import repository as checkout_repository
 from packfinderz.checkout.schemas import PaymentIntentDTO
@@ -166,7 +167,7 @@ async def release_lines(
     for product_id, qty in rejected:
         if product_id is not None:  # a deleted product has no inventory row to return stock to
             quantities[product_id] = quantities.get(product_id, 0) + qty
-    for product_id in await repository.release(session, quantities):
+    for product_id in await inventory.release(session, quantities):
         log.error("inventory.release_mismatch", order_id=str(order.id), product_id=str(product_id))
     return len(rejected)
 
