@@ -8,6 +8,8 @@ import math
 import os
 import secrets
 import socket
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +69,26 @@ def prod_api_environment(
         }
     )
     return env
+
+
+async def wait_ready(port: int, exited: Callable[[], bool], log_path: Path) -> None:
+    """Poll /health/ready until 200; fail if the api process exits (`exited`) or after 60 s."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if exited():
+            raise SystemExit(f"the api exited during startup; see {log_path}")
+        try:
+            http = await Http.open(port)
+            try:
+                status, _ = await http.request("GET", "/health/ready", {})
+            finally:
+                http.close()
+            if status == 200:
+                return
+        except OSError:
+            pass
+        await asyncio.sleep(0.3)
+    raise SystemExit("the api did not become ready in 60 s")
 
 
 # --- a minimal keep-alive HTTP/1.1 client (cheap enough to share 2 cores with the server) ----------

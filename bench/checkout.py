@@ -38,7 +38,7 @@ import asyncpg  # type: ignore[import-untyped]
 if __package__ in (None, ""):  # run as a file (`make bench`): make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import Http, free_port, percentile, prod_api_environment, report
+from bench._common import Http, free_port, percentile, prod_api_environment, report, wait_ready
 from packfinderz.kit import embedded
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,25 +76,6 @@ def api_environment(db_url: str, redis_url: str, port: int) -> dict[str, str]:
             "PACKFINDERZ_ARGON_TIME": "1",
         },
     )
-
-
-async def wait_ready(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the api exited during startup; see {DATA / 'api.log'}")
-        try:
-            http = await Http.open(port)
-            try:
-                status, _ = await http.request("GET", "/health/ready", {})
-            finally:
-                http.close()
-            if status == 200:
-                return
-        except OSError:
-            pass
-        await asyncio.sleep(0.3)
-    raise SystemExit("the api did not become ready in 60 s")
 
 
 async def call(
@@ -481,7 +462,7 @@ async def main() -> None:
             process = subprocess.Popen(  # noqa: ASYNC220 - the server under test, started once
                 [packfinderz, "api", "--host", "127.0.0.1"], env=env, cwd=ROOT, stdout=log_file
             )
-        await wait_ready(port, process)
+        await wait_ready(port, lambda: process.poll() is not None, DATA / "api.log")
         dsn = db_url.replace("postgresql+asyncpg://", "postgresql://")
         pg = await asyncpg.connect(dsn)
         try:

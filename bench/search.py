@@ -42,7 +42,7 @@ from sqlalchemy.exc import ProgrammingError
 if __package__ in (None, ""):  # run as a file (`make bench`): make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import Http, free_port, percentile, prod_api_environment, report
+from bench._common import Http, free_port, percentile, prod_api_environment, report, wait_ready
 from packfinderz.auth.deps import AuthContext, StoreCtx
 from packfinderz.catalog import service, synthetic
 from packfinderz.catalog.search import Filters, ListRequest
@@ -125,25 +125,6 @@ async def prepare_database(pg: embedded.EmbeddedPostgres, name: str, settings: S
 def api_environment(db_url: str, redis_url: str, port: int) -> dict[str, str]:
     """Production settings for the api process."""
     return prod_api_environment(db_url, redis_url, port, workers=WORKERS, data=DATA, pool_size=CLIENTS)
-
-
-async def wait_ready(port: int, process: asyncio.subprocess.Process) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.returncode is not None:
-            raise SystemExit("the api exited during startup; see .packfinderz/bench/api.log")
-        try:
-            http = await Http.open(port)
-            try:
-                status, _ = await http.request("GET", "/health/ready", {})
-            finally:
-                http.close()
-            if status == 200:
-                return
-        except OSError:
-            pass
-        await asyncio.sleep(0.3)
-    raise SystemExit("the api did not become ready in 60 s")
 
 
 # --- the query mix ---------------------------------------------------------------------------------
@@ -406,7 +387,7 @@ async def run(pg: embedded.EmbeddedPostgres, redis_url: str) -> dict[str, Any]:
         start_new_session=True,
     )
     try:
-        await wait_ready(port, process)
+        await wait_ready(port, lambda: process.returncode is not None, DATA / "api.log")
         buyers = [Buyer(code, scale_email("buyer", code, SEED)) for code, *_ in synthetic.STATES]
         await sign_in(port, buyers)
         rng = random.Random(SEED)
