@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from packfinderz.auth.deps import BuyerStore, StoreCtx
-from packfinderz.config import Settings
 from packfinderz.kit.errors import Forbidden
 
 
@@ -18,11 +17,3 @@ async def _verified_buyer(ctx: BuyerStore) -> StoreCtx:
 
 
 VerifiedBuyer = Annotated[StoreCtx, Depends(_verified_buyer)]
-
-
-async def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-AppSettings = Annotated[Settings, Depends(_settings)]

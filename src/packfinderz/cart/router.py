@@ -7,8 +7,9 @@ from typing import Any
 from fastapi import APIRouter
 
 from packfinderz.cart import service
-from packfinderz.cart.deps import AppSettings, VerifiedBuyer
+from packfinderz.cart.deps import VerifiedBuyer
 from packfinderz.cart.schemas import CartQuote, CartQuoteIn
+from packfinderz.kit.appstate import AppSettings
 from packfinderz.kit.db import DbSession
 from packfinderz.kit.idempotency import idempotent
 from packfinderz.kit.openapi import DataResponse, error_responses

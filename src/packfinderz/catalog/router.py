@@ -8,8 +8,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import pydantic_core
-from fastapi import APIRouter, Depends, Query, Request, Response
-from redis.asyncio import Redis
+from fastapi import APIRouter, Depends, Query, Response
 
 from packfinderz.auth.deps import StoreContext, StoreCtx, VendorStore
 from packfinderz.catalog import service
@@ -23,6 +22,7 @@ from packfinderz.catalog.schemas import (
     ProductUpdate,
 )
 from packfinderz.catalog.search import Filters, ListRequest, Sort
+from packfinderz.kit.appstate import AppRedis
 from packfinderz.kit.db import DbSession
 from packfinderz.kit.errors import Forbidden
 from packfinderz.kit.idempotency import idempotent
@@ -43,15 +43,6 @@ async def _vendor_writer(ctx: VendorStore) -> StoreCtx:
 
 
 VendorWriter = Annotated[StoreCtx, Depends(_vendor_writer)]
-
-
-# Dependencies are coroutines: FastAPI runs plain functions in a worker thread, a costly hop per request.
-async def _redis(request: Request) -> Redis:
-    redis: Redis = request.app.state.redis
-    return redis
-
-
-AppRedis = Annotated[Redis, Depends(_redis)]
 
 
 def _list_response(page: dict[str, Any]) -> Response:

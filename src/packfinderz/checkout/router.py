@@ -9,9 +9,10 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from packfinderz.auth.deps import BuyerStore, StoreCtx
-from packfinderz.cart.deps import AppSettings, VerifiedBuyer
+from packfinderz.cart.deps import VerifiedBuyer
 from packfinderz.checkout import service
 from packfinderz.checkout.schemas import CheckoutIn, CheckoutResult, Confirmation
+from packfinderz.kit.appstate import AppSettings
 from packfinderz.kit.db import DbSession
 from packfinderz.kit.errors import Forbidden
 from packfinderz.kit.idempotency import idempotent

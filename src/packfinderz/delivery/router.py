@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from packfinderz.auth.deps import AdminUser, AgentUser
-from packfinderz.catalog.router import AppRedis
 from packfinderz.delivery import service
 from packfinderz.delivery.schemas import (
     AgentDTO,
@@ -20,6 +19,7 @@ from packfinderz.delivery.schemas import (
     HeartbeatIn,
     HeartbeatOut,
 )
+from packfinderz.kit.appstate import AppRedis
 from packfinderz.kit.db import DbSession
 from packfinderz.kit.errors import StateConflict, render
 from packfinderz.kit.idempotency import idempotent
