@@ -16,7 +16,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel, SerializerFunctionWrapHandler, model_serializer
-from sqlalchemy import ColumnElement, and_, or_, tuple_
+from sqlalchemy import ColumnElement, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from packfinderz.kit.errors import ValidationFailed
@@ -84,7 +84,7 @@ def after_cursor_asc(
     """WHERE clause selecting rows strictly after the cursor in (sort ASC, id ASC) order."""
     if cursor is None:
         return None
-    return or_(sort_column > cursor.at, and_(sort_column == cursor.at, id_column > cursor.id))
+    return tuple_(sort_column, id_column) > tuple_(cursor.at, cursor.id)
 
 
 class Page(BaseModel, Generic[T]):
