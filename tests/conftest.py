@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -102,9 +103,15 @@ async def redis(settings: Settings) -> AsyncIterator[Redis]:
 
 
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+def app_settings(settings: Settings, tmp_path: Path) -> Settings:
+    """The app's settings: the test settings with a storage folder of this test's own."""
+    return settings.model_copy(update={"storage_local_dir": str(tmp_path / "storage")})
+
+
+@pytest.fixture
+async def app(app_settings: Settings) -> AsyncIterator[FastAPI]:
     """The application with its lifespan running."""
-    application = create_app(settings)
+    application = create_app(app_settings)
     async with application.router.lifespan_context(application):
         yield application
 

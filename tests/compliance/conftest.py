@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,7 +11,6 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from packfinderz.app import create_app
 from packfinderz.config import Settings
 from packfinderz.kit.db import Database
 from packfinderz.kit.storage.local import LocalStorage
@@ -22,19 +19,6 @@ from tests.fixtures.factories import Account, admin_headers, idem, register_buye
 
 PDF = b"%PDF-1.7\n" + b"0" * 64
 PNG = b"\x89PNG\r\n\x1a\n" + b"1" * 32
-
-
-@pytest.fixture
-def app_settings(settings: Settings, tmp_path: Path) -> Settings:
-    return settings.model_copy(update={"storage_local_dir": str(tmp_path / "storage")})
-
-
-@pytest.fixture
-async def app(app_settings: Settings) -> AsyncIterator[FastAPI]:
-    """The application (lifespan running) on this test's own storage folder."""
-    application = create_app(app_settings)
-    async with application.router.lifespan_context(application):
-        yield application
 
 
 @pytest.fixture

@@ -12,16 +12,12 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-from fastapi import FastAPI
 from redis.asyncio import Redis
 from sqlalchemy import text
 
-from packfinderz.app import create_app
 from packfinderz.config import Settings
 from packfinderz.events.consumer import ConsumerRunner, load_consumers
 from packfinderz.events.registry import TOPICS
@@ -43,19 +39,6 @@ from tests.fixtures.factories import (
 )
 
 __all__ = ["create_product", "line", "quote"]
-
-
-@pytest.fixture
-def app_settings(settings: Settings, tmp_path: Path) -> Settings:
-    return settings.model_copy(update={"storage_local_dir": str(tmp_path / "storage")})
-
-
-@pytest.fixture
-async def app(app_settings: Settings) -> AsyncIterator[FastAPI]:
-    """The application (lifespan running) on this test's own storage folder."""
-    application = create_app(app_settings)
-    async with application.router.lifespan_context(application):
-        yield application
 
 
 # --- reading the database ----------------------------------------------------------------------------

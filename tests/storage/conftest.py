@@ -7,7 +7,6 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -107,15 +106,9 @@ def gcs_storage(emulator: Emulator, service_account_json: str) -> GcsStorage:
 
 
 @pytest.fixture
-def local_settings(settings: Settings, tmp_path: Path) -> Settings:
-    """Test settings with a storage folder of this test's own."""
-    return settings.model_copy(update={"storage_local_dir": str(tmp_path / "storage")})
-
-
-@pytest.fixture
-async def local_app(local_settings: Settings) -> AsyncIterator[FastAPI]:
+async def local_app(app_settings: Settings) -> AsyncIterator[FastAPI]:
     """The application (lifespan running) on the local adapter."""
-    application = create_app(local_settings)
+    application = create_app(app_settings)
     # Storage on its own: without the media module's hook, any signed upload is stored.
     application.state.storage_upload_hook = None
     async with application.router.lifespan_context(application):
