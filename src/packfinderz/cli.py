@@ -17,11 +17,12 @@ import typer
 from packfinderz import __version__
 from packfinderz.auth.cli import users_app
 from packfinderz.catalog.cli import seed as seed_command
-from packfinderz.config import ConfigError, Settings, load_settings, unknown_prefixed_variables
+from packfinderz.config import ConfigError, Settings, load_settings
 from packfinderz.cron.cli import cron_app
 from packfinderz.events.cli import outbox_app
 from packfinderz.kit import migrations
-from packfinderz.kit.logging import configure_logging, get_logger, setup_logging
+from packfinderz.kit.boot import process_settings
+from packfinderz.kit.logging import get_logger
 from packfinderz.smoke import smoke as smoke_command
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="PackFinderz backend.")
@@ -36,26 +37,6 @@ app.command("smoke")(smoke_command)
 EXIT_UNREACHABLE = 2
 
 
-def _settings(groups: set[str], service: str) -> Settings:
-    """Load settings for a process, configure logging, and exit 1 naming every bad variable."""
-    try:
-        settings = load_settings(groups)
-    except ConfigError as exc:
-        configure_logging(service=service, env=os.environ.get("PACKFINDERZ_APP_ENV", "unknown"), instance="-")
-        # One line naming every bad variable (never a value), then exit before anything starts.
-        get_logger("startup").error("startup.config_invalid", variables=exc.variables, problems=exc.problems)
-        raise typer.Exit(1) from None
-    setup_logging(settings, service)
-    log = get_logger("startup")
-    for name in unknown_prefixed_variables():
-        log.warning("config.unknown_variable", variable=name)
-    if not settings.is_prod and (settings.jwt_secret is None or settings.storage_signing_secret is None):
-        log.warning("config.dev_secrets_in_use", env=settings.env)
-    if settings.is_prod and settings.storage_adapter == "local" and "app" in groups:
-        log.error("startup.ephemeral_storage", message="STORAGE_ADAPTER=local loses files on dyno restart")
-    return settings
-
-
 # --- api / worker ---------------------------------------------------------------------------------
 
 
@@ -65,7 +46,7 @@ def api(
     reload: Annotated[bool, typer.Option(help="Reload on code changes (dev).")] = False,
 ) -> None:
     """Serve HTTP on $PORT: uvicorn in dev/test, gunicorn with uvicorn workers in prod."""
-    settings = _settings({"db", "app"}, "api")
+    settings = process_settings({"db", "app"}, "api")
     if settings.is_prod:
         _exec_gunicorn(settings, host)
     import uvicorn
@@ -132,7 +113,7 @@ def worker(
     roles: Annotated[str | None, typer.Option(help="Comma list of roles: consumers,relay,cron.")] = None,
 ) -> None:
     """Run the worker: consumers, outbox relay and cron scheduler (PACKFINDERZ_WORKER_ROLES)."""
-    settings = _settings({"db", "app"}, "worker")
+    settings = process_settings({"db", "app"}, "worker")
     from packfinderz.worker.runner import UnknownRole, parse_roles, run_worker
 
     try:
@@ -413,7 +394,7 @@ def dev(
             rd = embedded.start_redis(data / "redis")
             servers.append(rd)
             os.environ["PACKFINDERZ_REDIS_URL"] = rd.url()
-        settings = _settings({"db", "app"}, "dev")
+        settings = process_settings({"db", "app"}, "dev")
         assert settings.database_url is not None
         log = get_logger("dev")
         migrations.upgrade(

@@ -7,7 +7,7 @@ import re
 import socket
 from functools import cached_property
 from typing import Annotated, Any, Literal
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, ValidationError, model_validator
 from pydantic.fields import FieldInfo
@@ -514,12 +514,3 @@ def load_settings(groups: set[str] | None = None, **overrides: Any) -> Settings:
     if variables:
         raise ConfigError(variables, messages)
     return settings
-
-
-def redact_url(url: str) -> str:
-    """A URL without its password, for messages (never log a DSN as given)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return parts._replace(netloc=netloc).geturl()

@@ -20,7 +20,7 @@ from packfinderz.kit.db import Database, create_database
 from packfinderz.kit.storage.local import LocalStorage
 from packfinderz.kit.transport.pubsub import publisher_client, streaming_pull, subscriber_client
 from packfinderz.media.storage_subscriber import StorageEventsSubscriber, subscription_path
-from packfinderz.worker.runner import WorkerContext
+from packfinderz.kit.worker_context import WorkerContext
 from tests.compliance.conftest import PDF, events, presign, scalar, uploaded
 from tests.fixtures.events import eventually
 from tests.fixtures.factories import Account

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from packfinderz.kit.db import like_pattern
 from packfinderz.kit.pagination import PageParams, after_cursor_desc, build_page
-from packfinderz.media.repository import like_pattern
 from packfinderz.models.identity import Store, StoreMembership, User
 
 

@@ -6,8 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Strict, StringConstraints
+from pydantic import BaseModel, Strict, StringConstraints
 
+from packfinderz.kit.schemas import Input
 from packfinderz.licenses.schemas import LicenseDTO
 from packfinderz.stores.schemas import StoreDTO, StoreUserDTO
 
@@ -29,13 +30,11 @@ class AdminStoreDTO(StoreDTO):
     licenses: list[LicenseDTO]  # type: ignore[assignment]
 
 
-class AdminStorePatch(BaseModel):
+class AdminStorePatch(Input):
     """PATCH /api/admin/v1/stores/{id}: at least one change field, and always a reason.
 
     `subscription_active: null` clears the override; `badge: null` removes the badge.
     """
-
-    model_config = ConfigDict(extra="forbid")
 
     suspended: Annotated[bool, Strict()] | None = None
     subscription_active: Annotated[bool, Strict()] | None = None

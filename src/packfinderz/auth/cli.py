@@ -21,11 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from packfinderz.auth import service
 from packfinderz.auth.runtime import Identity, build_identity
 from packfinderz.auth.schemas import Password
+from packfinderz.kit.boot import process_settings
 from packfinderz.kit.db import create_database
 from packfinderz.kit.errors import AppError
 from packfinderz.kit.pagination import PageParams
 from packfinderz.kit.redis import create_redis
-from packfinderz.stores.schemas import Email, Name, Phone
+from packfinderz.kit.schemas import Email, Name, Phone
 
 users_app = typer.Typer(no_args_is_help=True, help="Operator accounts: admins and delivery agents.")
 T = TypeVar("T")
@@ -46,9 +47,7 @@ def _check(adapter: Any, value: Any, option: str) -> Any:
 
 def _run(work: Callable[[AsyncSession, Identity, str], Awaitable[T]]) -> T:
     """Run `work(session, identity, run_id)` in one transaction; AppErrors exit 1 with their message."""
-    from packfinderz.cli import _settings
-
-    settings = _settings({"db", "app"}, "cli")
+    settings = process_settings({"db", "app"}, "cli")
     run_id = str(uuid.uuid4())
 
     async def main() -> T:

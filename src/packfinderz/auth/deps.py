@@ -5,10 +5,12 @@
 - `StoreContext`: CurrentUser + an active store, re-checked against a live `active` membership in the
   database on every request (a removed member's token stops working at once). Store type, KYC and the
   member's role come from the rows, never from the token.
-- Guards: `require_store_type("vendor"|"buyer")`, `require_store_roles(...)` (use as
-  `ctx: Annotated[StoreCtx, require_store_roles("owner", "manager")]` or in `dependencies=[...]`), and
-  the system-role guards `AdminUser`, `AgentUser` (no store needed).
-- `actor_of(ctx)`: the `events.outbox.Actor` (and audit actor) for a context.
+- Guards: `require_store("vendor"|"buyer"|None, *roles, verified=False)` — the one guard for "a store of
+  this type (KYC-verified if asked) where the caller has one of these roles" (use as
+  `ctx: Annotated[StoreCtx, require_store("vendor", "owner", "manager", "ops")]` or in
+  `dependencies=[...]`); `require_store_type` and `require_store_roles` are its two halves; and the
+  system-role guards `AdminUser`, `AgentUser` (no store needed).
+- `ctx.actor()`: the `events.outbox.Actor` (and audit actor) for a context.
 """
 
 from __future__ import annotations
@@ -103,11 +105,6 @@ class StoreCtx:
         return Actor(user_id=self.auth.user_id, role=self.role, store_id=self.store.id)
 
 
-def actor_of(ctx: AuthContext | StoreCtx) -> Actor:
-    """The actor recorded on events and audit rows for this caller."""
-    return ctx.actor()
-
-
 def bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str:
     """The raw bearer token; 401 `missing credentials` without one."""
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
@@ -168,21 +165,26 @@ StoreContext = Annotated[StoreCtx, Depends(_store_context)]
 
 def require_store_type(store_type: str) -> Any:
     """Dependency: the active store must be of this type (403 `<type> access required`)."""
-
-    async def guard(ctx: StoreContext) -> StoreCtx:
-        if ctx.store_type != store_type:
-            raise Forbidden(f"{store_type} access required")
-        return ctx
-
-    return Depends(guard)
+    return require_store(store_type)
 
 
 def require_store_roles(*roles: str) -> Any:
     """Dependency: the caller's live role in the active store must be one of these (403 otherwise)."""
+    return require_store(None, *roles)
+
+
+def require_store(store_type: str | None = None, *roles: str, verified: bool = False) -> Any:
+    """Dependency: the active store is of this type (403 `<type> access required`), KYC-verified when
+    `verified` (403 `buyer verification required`), and the caller's live role is one of `roles`
+    (403 `insufficient store role`); checked in that order. No type or no roles: that part is skipped."""
     allowed = frozenset(roles)
 
     async def guard(ctx: StoreContext) -> StoreCtx:
-        if ctx.role not in allowed:
+        if store_type is not None and ctx.store_type != store_type:
+            raise Forbidden(f"{store_type} access required")
+        if verified and ctx.kyc_status != "verified":
+            raise Forbidden(f"{ctx.store_type} verification required")
+        if allowed and ctx.role not in allowed:
             raise Forbidden("insufficient store role")
         return ctx
 

@@ -8,20 +8,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, Strict, StringConstraints, field_validator
 
+from packfinderz.kit.schemas import AddressIn, Email, Input, Name, Phone, ShortText
 from packfinderz.kit.security import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 from packfinderz.models.identity import User
-from packfinderz.stores.schemas import (
-    AddressIn,
-    Email,
-    Input,
-    MemberRole,
-    Name,
-    Phone,
-    ShortText,
-    StoreDTO,
-    StoreSummary,
-    StoreType,
-)
+from packfinderz.stores.schemas import MemberRole, StoreDTO, StoreSummary, StoreType
 
 # Not stripped: leading and trailing spaces are part of a password.
 Password = Annotated[

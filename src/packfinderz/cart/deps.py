@@ -4,16 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends
+from packfinderz.auth.deps import StoreCtx, require_store
 
-from packfinderz.auth.deps import BuyerStore, StoreCtx
-from packfinderz.kit.errors import Forbidden
-
-
-async def _verified_buyer(ctx: BuyerStore) -> StoreCtx:
-    if ctx.kyc_status != "verified":
-        raise Forbidden("buyer verification required")
-    return ctx
-
-
-VerifiedBuyer = Annotated[StoreCtx, Depends(_verified_buyer)]
+VerifiedBuyer = Annotated[StoreCtx, require_store("buyer", verified=True)]

@@ -14,11 +14,11 @@ from packfinderz.kit.db import DbSession
 from packfinderz.kit.idempotency import idempotent
 from packfinderz.kit.openapi import DataResponse, error_responses
 
-router = APIRouter(tags=["cart"])
+router = APIRouter(prefix="/api/v1/cart", tags=["cart"])
 
 
 @router.post(
-    "/api/v1/cart",
+    "",
     response_model=DataResponse[CartQuote],
     responses=error_responses(400, 401, 403, 404, 409, 422),
     summary="Quote the whole cart and keep it as the buyer's active cart",
@@ -35,7 +35,7 @@ async def quote(
 
 
 @router.get(
-    "/api/v1/cart",
+    "",
     response_model=DataResponse[CartQuote],
     responses=error_responses(401, 403, 404),
     summary="The buyer's active cart as last quoted",

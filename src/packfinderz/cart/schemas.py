@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, Strict, StringConstraints
 
-from packfinderz.stores.schemas import Address, Input
+from packfinderz.kit.schemas import Address, Input
 
 MAX_CART_LINES = 100
 MAX_QUANTITY = 100_000

@@ -16,9 +16,9 @@ from packfinderz.cart.pricing import LinePrice, Totals, cart_totals, group_total
 from packfinderz.cart.repository import ProductFacts
 from packfinderz.cart.schemas import CartQuote, CartQuoteIn
 from packfinderz.kit.errors import NotFound, ValidationFailed
+from packfinderz.kit.schemas import address_of
 from packfinderz.models.cart import CartItem, CartRecord, CartVendorGroup
 from packfinderz.models.identity import Store
-from packfinderz.stores.schemas import address_of
 from packfinderz.stores.service import vendor_visible_to_buyer
 
 # Group warnings for a vendor that fails the visibility gate (commerce.md §6.1).

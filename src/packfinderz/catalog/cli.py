@@ -12,6 +12,7 @@ import typer
 
 from packfinderz.catalog.seed import Login, demo_logins, demo_present, seed_demo, seed_scale
 from packfinderz.config import Settings
+from packfinderz.kit.boot import process_settings
 from packfinderz.kit.db import create_database
 
 
@@ -53,12 +54,10 @@ def seed(
     ] = None,
 ) -> None:
     """Load demo data (--demo) or a large synthetic catalog (--scale); refused in prod."""
-    from packfinderz.cli import _settings
-
     if demo == scale:
         typer.echo("seed: choose exactly one of --demo or --scale", err=True)
         raise typer.Exit(2)
-    settings = _settings({"db", "app"}, "cli")
+    settings = process_settings({"db", "app"}, "cli")
     if settings.is_prod:
         typer.echo("seed: refused with APP_ENV=prod", err=True)
         raise typer.Exit(1)

@@ -604,16 +604,6 @@ async def replace_gallery(session: AsyncSession, product_id: uuid.UUID, media: S
 # --- inventory -------------------------------------------------------------------------------------
 
 
-async def insert_inventory(
-    session: AsyncSession, product_id: uuid.UUID, available_qty: int, low_stock_threshold: int
-) -> None:
-    await session.execute(
-        insert(InventoryItem).values(
-            product_id=product_id, available_qty=available_qty, low_stock_threshold=low_stock_threshold
-        )
-    )
-
-
 async def get_inventory(session: AsyncSession, product_id: uuid.UUID) -> InventoryItem | None:
     return await session.get(InventoryItem, product_id, populate_existing=True)
 

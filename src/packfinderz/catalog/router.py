@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import pydantic_core
 from fastapi import APIRouter, Depends, Query, Response
 
-from packfinderz.auth.deps import StoreContext, StoreCtx, VendorStore
+from packfinderz.auth.deps import StoreContext, StoreCtx, VendorStore, require_store
 from packfinderz.catalog import service
 from packfinderz.catalog.schemas import (
     Classification,
@@ -24,25 +24,18 @@ from packfinderz.catalog.schemas import (
 from packfinderz.catalog.search import Filters, ListRequest, Sort
 from packfinderz.kit.appstate import AppRedis
 from packfinderz.kit.db import DbSession
-from packfinderz.kit.errors import Forbidden
 from packfinderz.kit.idempotency import idempotent
 from packfinderz.kit.openapi import DataResponse, error_responses
 from packfinderz.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageEnvelope
 from packfinderz.models.identity import Category
 
-router = APIRouter(tags=["catalog"])
+router = APIRouter(prefix="/api/v1", tags=["catalog"])
 
 WRITER_ROLES = frozenset({"owner", "manager", "ops"})
 
 
-async def _vendor_writer(ctx: VendorStore) -> StoreCtx:
-    """A vendor store member allowed to write products and inventory (not staff)."""
-    if ctx.role not in WRITER_ROLES:
-        raise Forbidden("insufficient store role")
-    return ctx
-
-
-VendorWriter = Annotated[StoreCtx, Depends(_vendor_writer)]
+# A vendor store member allowed to write products and inventory (not staff).
+VendorWriter = Annotated[StoreCtx, require_store("vendor", *WRITER_ROLES)]
 
 
 def _list_response(page: dict[str, Any]) -> Response:
@@ -109,7 +102,7 @@ RequestedState = Annotated[str | None, Query(max_length=2, description="Must be 
 
 
 @router.post(
-    "/api/v1/vendor/products",
+    "/vendor/products",
     status_code=201,
     response_model=DataResponse[ProductDTO],
     responses=error_responses(400, 401, 403, 409, 422),
@@ -122,7 +115,7 @@ async def create_product(body: ProductCreate, ctx: VendorWriter, session: DbSess
 
 
 @router.patch(
-    "/api/v1/vendor/products/{product_id}",
+    "/vendor/products/{product_id}",
     response_model=DataResponse[ProductDTO],
     responses=error_responses(400, 401, 403, 404, 409),
     summary="Update a product",
@@ -135,7 +128,7 @@ async def update_product(
 
 
 @router.delete(
-    "/api/v1/vendor/products/{product_id}",
+    "/vendor/products/{product_id}",
     status_code=204,
     responses=error_responses(
         400, 401, 403, 404, 409, s409="CONFLICT: stock is reserved; deactivate instead."
@@ -148,7 +141,7 @@ async def delete_product(product_id: uuid.UUID, ctx: VendorWriter, session: DbSe
 
 
 @router.get(
-    "/api/v1/vendor/products",
+    "/vendor/products",
     response_model=PageEnvelope[ProductSummary],
     responses=error_responses(400, 401, 403),
     summary="The vendor's product table (inactive included), with total",
@@ -161,7 +154,7 @@ async def vendor_products(ctx: VendorStore, session: DbSession, listing: Listing
 
 
 @router.get(
-    "/api/v1/inventory",
+    "/inventory",
     response_model=PageEnvelope[InventoryRow],
     responses=error_responses(400, 401, 403),
     summary="The vendor's inventory rows, newest product first",
@@ -177,7 +170,7 @@ async def inventory(
 
 
 @router.put(
-    "/api/v1/inventory/{product_id}",
+    "/inventory/{product_id}",
     response_model=DataResponse[InventoryRow],
     responses=error_responses(400, 401, 403, 404, 409, 422),
     summary="Set a product's sellable stock",
@@ -194,7 +187,7 @@ async def put_inventory(
 
 
 @router.get(
-    "/api/v1/products",
+    "/products",
     response_model=PageEnvelope[ProductSummary],
     responses=error_responses(400, 401, 403, 422),
     summary="Browse and search products, with total",
@@ -208,7 +201,7 @@ async def browse(
 
 
 @router.get(
-    "/api/v1/products/{product_id}",
+    "/products/{product_id}",
     response_model=DataResponse[ProductDTO],
     responses=error_responses(400, 401, 403, 404),
     summary="One product",
@@ -219,7 +212,7 @@ async def product_detail(product_id: uuid.UUID, ctx: StoreContext, session: DbSe
 
 
 @router.get(
-    "/api/v1/stores/{store_id}/products",
+    "/stores/{store_id}/products",
     response_model=PageEnvelope[ProductSummary],
     responses=error_responses(400, 401, 403, 404, 422),
     summary="A vendor's storefront, with total",

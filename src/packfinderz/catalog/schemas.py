@@ -12,7 +12,6 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     PlainSerializer,
     Strict,
@@ -21,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from packfinderz.kit.schemas import Input
 from packfinderz.models.catalog import CLASSIFICATIONS, FEELINGS, FLAVORS, UNITS, USAGE
 from packfinderz.models.identity import Category
 
@@ -88,12 +88,6 @@ def _distinct(values: list[Any]) -> list[Any]:
     if len(set(values)) != len(values):
         raise ValueError("entries must be distinct")
     return values
-
-
-class Input(BaseModel):
-    """Base of request bodies: unknown fields are refused."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class InventoryIn(Input):

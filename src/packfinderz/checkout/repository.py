@@ -8,13 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, true, update
+from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from packfinderz.models.cart import CartItem, CartRecord, CartVendorGroup
 from packfinderz.models.catalog import Product
-from packfinderz.models.identity import Store
-from packfinderz.models.licenses import License
 from packfinderz.models.orders import OrderLineItem, PaymentIntent, VendorOrder
 
 # Core tables for the bulk writes (no ORM bookkeeping on rows this request does not load).
@@ -112,28 +110,6 @@ async def ok_lines(session: AsyncSession, cart_id: uuid.UUID) -> list[CartLine]:
             )
         lines.append(CartLine(row[0], product, list(row.warnings or []), row.promo))
     return lines
-
-
-async def parties(
-    session: AsyncSession, store_ids: Collection[uuid.UUID]
-) -> dict[uuid.UUID, tuple[Store, bool]]:
-    """Stores read fresh, each with whether its licensing still holds right now.
-
-    A store whose verified licenses have all passed their expiration date is treated as unlicensed even
-    before the daily lifecycle job marks them expired (its KYC status still says verified until then).
-    """
-    current = or_(License.expiration_date.is_(None), License.expiration_date > func.now())
-    licensed = (
-        select(func.coalesce(func.bool_or(current), true()))
-        .where(License.store_id == Store.id, License.status == "verified")
-        .scalar_subquery()
-    )
-    rows = await session.execute(
-        select(Store, licensed.label("licensed"))
-        .where(Store.id.in_(list(store_ids)))
-        .execution_options(populate_existing=True)
-    )
-    return {row[0].id: (row[0], bool(row[1])) for row in rows}
 
 
 async def insert_orders(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> dict[uuid.UUID, int]:
@@ -235,10 +211,6 @@ async def lines_of(session: AsyncSession, order_ids: Collection[uuid.UUID]) -> l
         .execution_options(populate_existing=True)
     )
     return list(rows)
-
-
-async def cart_groups(session: AsyncSession, cart_id: uuid.UUID) -> list[CartVendorGroup]:
-    return list(await session.scalars(select(CartVendorGroup).where(CartVendorGroup.cart_id == cart_id)))
 
 
 async def reload_cart(session: AsyncSession, cart_id: uuid.UUID) -> CartRecord:

@@ -5,36 +5,28 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from packfinderz.auth.deps import BuyerStore, StoreCtx
-from packfinderz.cart.deps import VerifiedBuyer
+from packfinderz.auth.deps import BuyerStore, StoreCtx, require_store
 from packfinderz.checkout import service
 from packfinderz.checkout.schemas import CheckoutIn, CheckoutResult, Confirmation
 from packfinderz.kit.appstate import AppSettings
 from packfinderz.kit.db import DbSession
-from packfinderz.kit.errors import Forbidden
 from packfinderz.kit.idempotency import idempotent
 from packfinderz.kit.openapi import DataResponse, error_responses
 
-router = APIRouter(tags=["checkout"])
+router = APIRouter(prefix="/api/v1/checkout", tags=["checkout"])
 
 CHECKOUT_ROLES = frozenset({"owner", "manager", "ops"})
 
 
-async def _checkout_buyer(ctx: VerifiedBuyer) -> StoreCtx:
-    """A verified buyer's owner, manager or ops member (staff may quote, not order)."""
-    if ctx.role not in CHECKOUT_ROLES:
-        raise Forbidden("insufficient store role")
-    return ctx
-
-
-CheckoutBuyer = Annotated[StoreCtx, Depends(_checkout_buyer)]
+# A verified buyer's owner, manager or ops member (staff may quote, not order).
+CheckoutBuyer = Annotated[StoreCtx, require_store("buyer", *CHECKOUT_ROLES, verified=True)]
 
 
 @router.post(
-    "/api/v1/checkout",
+    "",
     status_code=201,
     response_model=DataResponse[CheckoutResult],
     responses={
@@ -68,7 +60,7 @@ async def checkout(body: CheckoutIn, ctx: CheckoutBuyer, session: DbSession, set
 
 
 @router.get(
-    "/api/v1/checkout/{identifier}/confirmation",
+    "/{identifier}/confirmation",
     response_model=DataResponse[Confirmation],
     responses=error_responses(400, 401, 403, 404),
     summary="The vendor orders of a checkout, with their current states",

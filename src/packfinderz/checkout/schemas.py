@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, Strict, StringConstraints
 
-from packfinderz.stores.schemas import Address, AddressIn, Input
+from packfinderz.kit.schemas import Address, AddressIn, Input
+from packfinderz.orders.schemas import PaymentIntentDTO
 
 Cents = Annotated[int, Strict(), Field(ge=0, le=10**9)]
 ShortText = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -93,18 +94,6 @@ class ConfirmationLine(CheckoutLine):
     strain: str | None
     classification: str | None
     warnings: list[dict[str, str]]
-
-
-class PaymentIntentDTO(BaseModel):
-    id: uuid.UUID
-    method: Literal["cash", "ach"]
-    status: str
-    amount_cents: int
-    cash_collected_at: datetime | None
-    vendor_paid_at: datetime | None
-    failure_reason: str | None
-    created_at: datetime
-    updated_at: datetime
 
 
 class ConfirmationOrder(CheckoutOrder):

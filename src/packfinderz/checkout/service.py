@@ -29,7 +29,6 @@ from packfinderz.checkout.schemas import (
     Confirmation,
     ConfirmationLine,
     ConfirmationOrder,
-    PaymentIntentDTO,
     RejectedLine,
     RejectedVendor,
 )
@@ -41,8 +40,11 @@ from packfinderz.models.cart import CartRecord
 from packfinderz.models.delivery import OrderAssignment
 from packfinderz.models.identity import Store, User
 from packfinderz.models.orders import OrderLineItem, PaymentIntent, VendorOrder
+from packfinderz.orders import lifecycle
 from packfinderz.orders import repository as orders_repository
+from packfinderz.orders.schemas import PaymentIntentDTO
 from packfinderz.orders.service import assignment_dto
+from packfinderz.stores import repository as stores_repository
 from packfinderz.stores.service import vendor_visible_to_buyer
 
 log = structlog.get_logger("checkout")
@@ -69,7 +71,7 @@ class _Vendor:
 
     @property
     def status(self) -> str:
-        return "created_pending" if self.live() else "rejected"
+        return lifecycle.placed_status(bool(self.live()))
 
     def totals(self) -> tuple[int, int, int, int]:
         """(subtotal, discounts, total, balance due) over the live lines (commerce.md §8.3)."""
@@ -121,7 +123,7 @@ async def checkout(
     by_vendor: dict[uuid.UUID, list[CartLine]] = {}
     for line in lines:
         by_vendor.setdefault(line.item.vendor_store_id, []).append(line)
-    parties = await repository.parties(session, [ctx.store_id, *by_vendor])
+    parties = await stores_repository.parties(session, [ctx.store_id, *by_vendor])
     buyer, buyer_licensed = parties[ctx.store_id]
     if buyer.type != "buyer":
         raise Forbidden("buyer access required")
@@ -281,7 +283,7 @@ class _Writer:
         self.shipping = body.shipping_address.model_dump(mode="json")
         self.billing = body.billing_address.model_dump(mode="json") if body.billing_address else self.shipping
         self.shipping_line = body.shipping_line.model_dump(mode="json") if body.shipping_line else None
-        self.intent_status = "pending" if body.payment_method == "ach" else "unpaid"
+        self.intent_status = lifecycle.initial_intent_status(body.payment_method)
         self.converted_at: datetime | None = None
         self.converted_key = f"checkout_converted:{group_id}"
         self.converted_emitted = False

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from packfinderz.cron.scheduler import SCHEDULE, RunResult, last_run, load_jobs, run_job
+from packfinderz.kit.boot import process_settings
 from packfinderz.kit.db import create_database
 from packfinderz.kit.redis import create_redis
 
@@ -25,8 +26,6 @@ def run_command(
     ] = None,
 ) -> None:
     """Run one job now, under its job lock only (no leader lock); exit 1 unless it succeeds."""
-    from packfinderz.cli import _settings
-
     jobs = {spec.name: (spec, fn) for spec, fn in load_jobs()}
     if job not in jobs:
         known = ", ".join(jobs) or "none"
@@ -34,7 +33,7 @@ def run_command(
         raise typer.Exit(1)
     spec, fn = jobs[job]
     chosen = _day(day, spec.accepts_day, spec.name)
-    settings = _settings({"db", "app"}, "cron")
+    settings = process_settings({"db", "app"}, "cron")
 
     async def main() -> RunResult:
         database, redis = create_database(settings), create_redis(settings)
@@ -85,9 +84,7 @@ def _day(value: str | None, accepted: bool, job: str) -> date | None:
 @cron_app.command("status")
 def status_command() -> None:
     """Every job of the schedule table with its last run (from pf:cron:last:<job>)."""
-    from packfinderz.cli import _settings
-
-    settings = _settings({"app"}, "cron")
+    settings = process_settings({"app"}, "cron")
     implemented = {spec.name for spec, _ in load_jobs()}
 
     async def main() -> list[tuple[str, dict[str, str]]]:

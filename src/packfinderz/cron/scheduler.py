@@ -25,7 +25,7 @@ from packfinderz.config import Settings
 from packfinderz.cron.schedule import CronSchedule
 from packfinderz.kit.aio import wait_any
 from packfinderz.kit.db import Database
-from packfinderz.worker.runner import WorkerContext
+from packfinderz.kit.worker_context import WorkerContext
 
 log = structlog.get_logger("cron")
 
@@ -124,10 +124,6 @@ def load_jobs() -> list[tuple[JobSpec, JobFn]]:
     for module in JOB_MODULES:
         importlib.import_module(module)
     return [(spec, JOBS[spec.name]) for spec in SCHEDULE if spec.name in JOBS]
-
-
-def spec_for(name: str) -> JobSpec | None:
-    return next((spec for spec in SCHEDULE if spec.name == name), None)
 
 
 def leader_key(env: str) -> str:

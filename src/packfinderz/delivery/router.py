@@ -30,15 +30,15 @@ from packfinderz.models.orders import OrderStatus
 from packfinderz.orders import manifest
 from packfinderz.orders.schemas import ActionResult, AgentOrderSummary, Manifest, OrderDetail
 
-router = APIRouter(tags=["delivery"])
-admin_router = APIRouter(tags=["delivery"])
+router = APIRouter(prefix="/api/v1/agent", tags=["delivery"])
+admin_router = APIRouter(prefix="/api/admin/v1", tags=["delivery"])
 
 Pages = Annotated[PageParams, Depends(page_params)]
 S422 = "STATE_CONFLICT: the order's status does not allow this (`details.status`); or IDEMPOTENCY_KEY_REUSED."
 
 
 @router.post(
-    "/api/v1/agent/heartbeat",
+    "/heartbeat",
     response_model=DataResponse[HeartbeatOut],
     responses=error_responses(400, 401, 403),
     summary="Report the agent's presence (every 60 s at most)",
@@ -49,7 +49,7 @@ async def heartbeat(body: HeartbeatIn, agent: AgentUser, redis: AppRedis) -> dic
 
 
 @router.get(
-    "/api/v1/agent/orders/queue",
+    "/orders/queue",
     response_model=PageEnvelope[AgentOrderSummary],
     responses=error_responses(400, 401, 403),
     summary="Orders ready for pickup that no agent holds",
@@ -61,7 +61,7 @@ async def queue(agent: AgentUser, session: DbSession, page: Pages) -> dict[str, 
 
 
 @router.get(
-    "/api/v1/agent/orders",
+    "/orders",
     response_model=PageEnvelope[AgentOrderSummary],
     responses=error_responses(400, 401, 403),
     summary="The orders the agent holds",
@@ -77,7 +77,7 @@ async def my_orders(
 
 
 @router.get(
-    "/api/v1/agent/orders/{order_id}",
+    "/orders/{order_id}",
     response_model=DataResponse[OrderDetail],
     responses=error_responses(400, 401, 403, 404),
     summary="One order: assigned to the caller, or waiting in the queue",
@@ -88,7 +88,7 @@ async def agent_order(order_id: uuid.UUID, agent: AgentUser, session: DbSession)
 
 
 @router.get(
-    "/api/v1/agent/orders/{order_id}/manifest",
+    "/orders/{order_id}/manifest",
     response_model=DataResponse[Manifest],
     responses=error_responses(400, 401, 403, 404),
     summary="The current transport manifest of an order the caller holds",
@@ -97,11 +97,13 @@ async def agent_manifest(
     order_id: uuid.UUID, agent: AgentUser, session: DbSession, files: MediaFiles
 ) -> dict[str, Any]:
     """Only the agent holding the active assignment (else 403)."""
-    return {"data": await manifest.for_agent(session, agent, order_id, files)}
+    return {
+        "data": await manifest.for_agent(session, order_id, files, service.assignee_check(session, agent))
+    }
 
 
 @router.post(
-    "/api/v1/agent/orders/{order_id}/claim",
+    "/orders/{order_id}/claim",
     response_model=DataResponse[ClaimResult],
     responses=error_responses(
         400,
@@ -122,7 +124,7 @@ async def claim(order_id: uuid.UUID, agent: AgentUser, session: DbSession) -> di
 
 
 @router.post(
-    "/api/v1/agent/orders/{order_id}/pickup",
+    "/orders/{order_id}/pickup",
     response_model=DataResponse[ActionResult],
     responses=error_responses(400, 401, 403, 404, 409, 422, s422=S422),
     summary="Pick the order up: in transit",
@@ -134,7 +136,7 @@ async def pickup(order_id: uuid.UUID, agent: AgentUser, session: DbSession) -> d
 
 
 @router.post(
-    "/api/v1/agent/orders/{order_id}/deliver",
+    "/orders/{order_id}/deliver",
     response_model=DataResponse[ActionResult],
     responses=error_responses(400, 401, 403, 404, 409, 422, s422=S422),
     summary="Hand the order over: delivered (its reserved stock is consumed)",
@@ -146,7 +148,7 @@ async def deliver(order_id: uuid.UUID, agent: AgentUser, session: DbSession) -> 
 
 
 @router.post(
-    "/api/v1/agent/orders/{order_id}/cash-collected",
+    "/orders/{order_id}/cash-collected",
     response_model=DataResponse[ActionResult],
     responses=error_responses(
         400,
@@ -175,7 +177,7 @@ async def cash_collected(
 
 
 @admin_router.get(
-    "/api/admin/v1/agents",
+    "/agents",
     response_model=PageEnvelope[AgentDTO],
     responses=error_responses(400, 401, 403),
     summary="Delivery agents with presence, last heartbeat and active assignments",
@@ -195,7 +197,7 @@ async def list_agents(
 
 
 @admin_router.post(
-    "/api/admin/v1/orders/{order_id}/assign-agent",
+    "/orders/{order_id}/assign-agent",
     response_model=DataResponse[AssignResult],
     responses=error_responses(400, 401, 403, 404, 409, 422, s422=S422),
     summary="Assign an agent to an order, replacing any other",
@@ -209,7 +211,7 @@ async def assign_agent(
 
 
 @admin_router.get(
-    "/api/admin/v1/orders/{order_id}/manifest",
+    "/orders/{order_id}/manifest",
     response_model=DataResponse[Manifest],
     responses=error_responses(400, 401, 403, 404),
     summary="The current transport manifest of any order",

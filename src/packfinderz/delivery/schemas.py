@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, Strict
 
+from packfinderz.kit.schemas import Input, Latitude, Longitude
 from packfinderz.orders.schemas import ActionResult, AssignmentDTO
-from packfinderz.stores.schemas import Input, Latitude, Longitude
 
 AgentStatus = Literal["available", "busy", "offline"]
 

@@ -12,7 +12,6 @@ import json
 import secrets
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +21,6 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from packfinderz.auth.deps import AuthContext
-from packfinderz.catalog import repository as inventory
 from packfinderz.delivery import repository
 from packfinderz.delivery.schemas import (
     AgentDTO,
@@ -34,14 +32,12 @@ from packfinderz.delivery.schemas import (
     HeartbeatOut,
     LastHeartbeat,
 )
-from packfinderz.events.outbox import emit
-from packfinderz.events.registry import CashCollected, PaymentFailed
-from packfinderz.kit.errors import Conflict, DependencyError, Forbidden, StateConflict, ValidationFailed
+from packfinderz.kit.errors import Conflict, DependencyError, Forbidden, ValidationFailed
 from packfinderz.kit.pagination import Cursor, Page, PageParams, build_page
-from packfinderz.ledger import repository as ledger
 from packfinderz.models.delivery import OrderAssignment
 from packfinderz.models.identity import User
 from packfinderz.models.orders import VendorOrder
+from packfinderz.orders import lifecycle
 from packfinderz.orders import repository as orders_repository
 from packfinderz.orders import service as orders
 from packfinderz.orders.schemas import ActionResult, AddressedStoreCard, AgentOrderSummary, OrderDetail
@@ -49,8 +45,7 @@ from packfinderz.orders.schemas import ActionResult, AddressedStoreCard, AgentOr
 log = structlog.get_logger("delivery")
 
 HEARTBEAT_TTL_SECONDS = 120
-ASSIGNABLE = orders.DISPATCHABLE | {"in_transit", "hold"}
-CASH_STATUSES = frozenset({"in_transit", "delivered"})
+ASSIGNABLE = lifecycle.DISPATCHABLE | {"in_transit", "hold"}
 
 
 def heartbeat_key(user_id: uuid.UUID) -> str:
@@ -227,9 +222,9 @@ async def _assignment_out(session: AsyncSession, order: VendorOrder) -> Any:
 
 async def claim(session: AsyncSession, agent: AuthContext, order_id: uuid.UUID) -> ClaimResult:
     """Take a queued order; the first claim wins (409 afterwards), a repeat by the holder is a no-op."""
-    order = await orders.locked_order(session, order_id)
-    if order.status not in orders.DISPATCHABLE:
-        raise orders.refuse(order, "claim")
+    order = await lifecycle.locked_order(session, order_id)
+    if order.status not in lifecycle.DISPATCHABLE:
+        raise lifecycle.refuse(order, "claim")
     current = await orders_repository.active_assignment(session, order.id)
     if current is not None and current[0].agent_user_id != agent.user_id:
         raise Conflict("order already assigned")
@@ -239,9 +234,11 @@ async def claim(session: AsyncSession, agent: AuthContext, order_id: uuid.UUID) 
         )
         if inserted is None:
             raise Conflict("order already assigned")
-        await orders.record(session, "order.claimed", order, agent.actor(), agent_user_id=str(agent.user_id))
+        await lifecycle.record(
+            session, "order.claimed", order, agent.actor(), agent_user_id=str(agent.user_id)
+        )
         log.info("order.claimed", order_id=str(order.id), agent_user_id=str(agent.user_id))
-    result = await orders.current_result(session, order)
+    result = await lifecycle.current_result(session, order)
     return ClaimResult(**result.model_dump(), assignment=await _assignment_out(session, order))
 
 
@@ -251,9 +248,9 @@ async def assign(
     """Admin override: give the order to this agent, ending any other agent's assignment."""
     if await repository.active_agent(session, body.agent_user_id) is None:
         raise ValidationFailed(details={"agent_user_id": "must be an active agent"})
-    order = await orders.locked_order(session, order_id)
+    order = await lifecycle.locked_order(session, order_id)
     if order.status not in ASSIGNABLE:
-        raise orders.refuse(order, "assign an agent to")
+        raise lifecycle.refuse(order, "assign an agent to")
     current = await orders_repository.active_assignment(session, order.id)
     if current is None or current[0].agent_user_id != body.agent_user_id:
         previous = await orders_repository.deactivate_assignment(session, order.id)
@@ -262,7 +259,7 @@ async def assign(
         )
         if inserted is None:  # unreachable while the order row is locked; never silently lose the override
             raise Conflict("order already assigned")
-        await orders.record(
+        await lifecycle.record(
             session,
             "order.agent_assigned",
             order,
@@ -281,7 +278,7 @@ async def auto_assign(session: AsyncSession, redis: Redis, order_id: uuid.UUID) 
     is left alone.
     """
     order = await orders_repository.get_order(session, order_id, lock=True)
-    if order is None or order.status not in orders.DISPATCHABLE:
+    if order is None or order.status not in lifecycle.DISPATCHABLE:
         return None
     if await orders_repository.active_assignment(session, order.id) is not None:
         return None
@@ -294,133 +291,39 @@ async def auto_assign(session: AsyncSession, redis: Redis, order_id: uuid.UUID) 
     chosen = secrets.choice(candidates)
     if await repository.insert_assignment(session, order.id, chosen, "auto", None) is None:
         return None
-    await orders.record(session, "order.auto_assigned", order, None, agent_user_id=str(chosen))
+    await lifecycle.record(session, "order.auto_assigned", order, None, agent_user_id=str(chosen))
     log.info(
         "dispatch.assigned", order_id=str(order.id), agent_user_id=str(chosen), candidates=len(candidates)
     )
     return chosen
 
 
-# --- pickup, delivery, cash -----------------------------------------------------------------------
+# --- pickup, delivery, cash: transitions owned by orders.lifecycle ---------------------------------------
+
+
+def assignee_check(session: AsyncSession, agent: AuthContext) -> lifecycle.AssigneeCheck:
+    """The check orders.lifecycle runs on the locked order: the caller must hold its active assignment."""
+
+    async def check(order: VendorOrder) -> OrderAssignment:
+        return await require_assignee(session, order, agent)
+
+    return check
 
 
 async def pickup(session: AsyncSession, agent: AuthContext, order_id: uuid.UUID) -> ActionResult:
     """The assigned agent takes the order: in transit."""
-    order = await orders.locked_order(session, order_id)
-    assignment = await require_assignee(session, order, agent)
-    if order.status == "in_transit":
-        return await orders.current_result(session, order)
-    if order.status not in orders.DISPATCHABLE:
-        raise orders.refuse(order, "pick up")
-    orders.set_status(order, "in_transit")
-    order.shipping_status = "in_transit"
-    assignment.pickup_time = orders.now()
-    await orders_repository.flush(session)
-    await orders.record(session, "order.picked_up", order, agent.actor(), status=order.status)
-    log.info("order.picked_up", order_id=str(order.id), agent_user_id=str(agent.user_id))
-    return await orders.current_result(session, order)
+    return await lifecycle.pick_up(session, order_id, agent.actor(), assignee_check(session, agent))
 
 
 async def deliver(session: AsyncSession, agent: AuthContext, order_id: uuid.UUID) -> ActionResult:
     """Delivered: the fulfilled lines' reserved stock is consumed, inside this locked transition only."""
-    order = await orders.locked_order(session, order_id)
-    assignment = await require_assignee(session, order, agent)
-    if order.status == "delivered":
-        return await orders.current_result(session, order)
-    if order.status != "in_transit":
-        raise orders.refuse(order, "deliver")
-    lines = await orders_repository.lines_of(session, order.id)
-    for product_id in await inventory.consume(session, orders.live_quantities(lines, "fulfilled")):
-        # Never block a delivery over it: the goods have left; an operator reconciles the stock.
-        log.error("inventory.consume_mismatch", order_id=str(order.id), product_id=str(product_id))
-    moment = orders.now()
-    orders.set_status(order, "delivered")
-    order.shipping_status = "delivered"
-    order.delivered_at = moment
-    assignment.delivery_time = moment
-    await orders_repository.flush(session)
-    await orders.record(session, "order.delivered", order, agent.actor(), status=order.status)
-    log.info("order.delivered", order_id=str(order.id), agent_user_id=str(agent.user_id))
-    return await orders.current_result(session, order)
-
-
-@dataclass(frozen=True)
-class CashOutcome:
-    """A collection's answer: the order's state, or (committed first) the mismatch to answer 422 with."""
-
-    result: ActionResult | None = None
-    mismatch: dict[str, int] | None = None
+    return await lifecycle.deliver(session, order_id, agent.actor(), assignee_check(session, agent))
 
 
 async def cash_collected(
     session: AsyncSession, agent: AuthContext, order_id: uuid.UUID, body: CashIn
-) -> CashOutcome:
-    """Record the cash the agent collected (commerce.md §8.5).
-
-    A match settles the intent and writes exactly one `cash_collected` ledger row; a mismatch fails
-    the intent and holds the order, which must be committed even though the caller answers 422.
-    """
-    order = await orders.locked_order(session, order_id)
-    assignment = await require_assignee(session, order, agent)
-    intent = await orders_repository.intent_of(session, order.id, lock=True)
-    if intent is None:
-        raise Conflict("order has no payment intent")
-    if intent.method != "cash":
-        raise StateConflict("payment is not cash", details={"payment_method": intent.method})
-    if intent.status in orders.SETTLED_INTENT:
-        return CashOutcome(result=orders.action_result(order, intent))
-    if intent.status in ("failed", "rejected"):
-        raise StateConflict("payment already finalized", details={"payment_status": intent.status})
-    if order.status not in CASH_STATUSES:
-        raise orders.refuse(order, "collect cash for")
-    supplied = body.amount_cents
-    moment = orders.now()
-    if (supplied is not None and supplied != intent.amount_cents) or intent.amount_cents != order.total_cents:
-        mismatch = {"expected_cents": order.total_cents}
-        if supplied is not None:
-            mismatch["supplied_cents"] = supplied
-        counted = supplied if supplied is not None else intent.amount_cents
-        reason = f"cash mismatch: expected {order.total_cents} cents, got {counted}"
-        intent.status = "failed"
-        intent.failure_reason = reason
-        orders.set_status(order, "hold")
-        await orders_repository.flush(session)
-        await emit(
-            session,
-            PaymentFailed(order_id=order.id, payment_intent_id=intent.id, failure_reason=reason),
-            actor=agent.actor(),
-        )
-        await orders.record(
-            session, "order.cash_mismatch", order, agent.actor(), amount_cents=intent.amount_cents, **mismatch
-        )
-        log.warning("order.cash_mismatch", order_id=str(order.id), agent_user_id=str(agent.user_id))
-        return CashOutcome(mismatch=mismatch)
-    intent.status = "settled"
-    intent.cash_collected_at = moment
-    order.balance_due_cents = 0
-    assignment.cash_pickup_time = moment
-    await orders_repository.flush(session)
-    await ledger.append(
-        session,
-        order,
-        type_="cash_collected",
-        amount_cents=intent.amount_cents,
-        actor_user_id=agent.user_id,
-        details={"payment_intent_id": str(intent.id), "supplied_cents": supplied},
+) -> lifecycle.CashOutcome:
+    """Record the cash the agent collected (a match settles, a mismatch holds; commerce.md §8.5)."""
+    return await lifecycle.collect_cash(
+        session, order_id, agent.actor(), assignee_check(session, agent), body.amount_cents
     )
-    await emit(
-        session,
-        CashCollected(
-            order_id=order.id,
-            buyer_store_id=order.buyer_store_id,
-            vendor_store_id=order.vendor_store_id,
-            amount_cents=intent.amount_cents,
-            cash_collected_at=moment,
-        ),
-        actor=agent.actor(),
-    )
-    await orders.record(
-        session, "order.cash_collected", order, agent.actor(), amount_cents=intent.amount_cents
-    )
-    log.info("order.cash_collected", order_id=str(order.id), agent_user_id=str(agent.user_id))
-    return CashOutcome(result=orders.action_result(order, intent))

@@ -13,6 +13,7 @@ import typer
 
 from packfinderz.events import operator
 from packfinderz.events.repository import DlqFilter
+from packfinderz.kit.boot import process_settings
 from packfinderz.kit.db import Database, create_database
 
 outbox_app = typer.Typer(no_args_is_help=True, help="Inspect and replay the transactional outbox.")
@@ -22,9 +23,7 @@ REASONS = ("max_attempts", "non_retryable")
 
 def _run(action: Callable[[Database], Awaitable[T]]) -> T:
     """Run an async action against the configured database (settings group `db`)."""
-    from packfinderz.cli import _settings
-
-    settings = _settings({"db"}, "cli")
+    settings = process_settings({"db"}, "cli")
 
     async def main() -> T:
         database = create_database(settings)

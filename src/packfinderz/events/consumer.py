@@ -19,7 +19,7 @@ from collections import Counter as Tally
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from prometheus_client import Counter, Histogram
@@ -34,7 +34,7 @@ from packfinderz.kit.db import Database
 from packfinderz.kit.storage import create_storage
 from packfinderz.kit.storage.base import Storage
 from packfinderz.kit.transport import Message, Subscription, Transport, TransportError, create_transport
-from packfinderz.worker.runner import WorkerContext
+from packfinderz.kit.worker_context import WorkerContext
 
 log = structlog.get_logger("consumers")
 
@@ -56,8 +56,6 @@ CONSUMER_MODULES = (
     "packfinderz.media.consumers",
     "packfinderz.delivery.consumers",
 )
-# Consumers of a subscription of their own rather than of registered topics (ConsumersRole runs them).
-SUBSCRIPTION_CONSUMERS = frozenset({"media-storage"})
 
 
 def guard_key(consumer: str, event_id: uuid.UUID | str) -> str:
@@ -118,6 +116,30 @@ def register_consumer(consumer: Consumer) -> Consumer:
         lookup(event_type)
     CONSUMERS[consumer.name] = consumer
     return consumer
+
+
+class Subscriber(Protocol):
+    """A consumer of a subscription of its own rather than of registered topics (ConsumersRole runs it)."""
+
+    name: str
+
+    async def run(self, stop: asyncio.Event) -> None: ...
+
+    def heartbeat_count(self) -> int: ...
+
+
+RecordError = Callable[[str, str], None]
+SubscriberFactory = Callable[[Settings, Database, Storage, RecordError | None], Subscriber | None]
+"""Builds a domain's subscriber for this worker, or None when its configuration leaves it off."""
+
+# Filled by the domains at import time of their consumer modules (the worker never imports a domain).
+SUBSCRIBERS: dict[str, SubscriberFactory] = {}
+
+
+def register_subscriber(name: str, factory: SubscriberFactory) -> SubscriberFactory:
+    """Add a subscription consumer (at import time of its module); ConsumersRole builds and runs it."""
+    SUBSCRIBERS[name] = factory
+    return factory
 
 
 def load_consumers() -> dict[str, Consumer]:
@@ -372,21 +394,19 @@ def enabled_consumers(settings: Settings) -> list[Consumer]:
     wanted = settings.enabled_consumers
     if wanted is None:
         return list(registry.values())
-    for name in sorted(wanted - registry.keys() - SUBSCRIPTION_CONSUMERS):
+    for name in sorted(wanted - registry.keys() - SUBSCRIBERS.keys()):
         log.warning("consumers.unknown_enabled", consumer=name)
     return [c for name, c in registry.items() if name in wanted]
 
 
 class ConsumersRole:
-    """Worker role `consumers`: every enabled consumer over the configured transport, plus the GCS
-    notification subscription (`media-storage`) when storage is gcs, whatever the transport."""
+    """Worker role `consumers`: every enabled consumer over the configured transport, plus the
+    subscription consumers the domains registered (the GCS notifications' `media-storage` when storage
+    is gcs), whatever the transport."""
 
     name = "consumers"
 
     def __init__(self, ctx: WorkerContext) -> None:
-        # Imported here: the media modules import this one.
-        from packfinderz.media.storage_subscriber import StorageEventsSubscriber, storage_events_enabled
-
         storage = create_storage(ctx.settings)
         self.transport = create_transport(ctx.settings, topics=TOPICS)
         self.runner = ConsumerRunner(
@@ -394,30 +414,28 @@ class ConsumersRole:
             ctx.db,
             ctx.redis,
             self.transport,
-            enabled_consumers(ctx.settings),
+            enabled_consumers(ctx.settings),  # loads the consumer modules, which register the subscribers
             storage=storage,
             record_error=ctx.record_error,
         )
-        self.storage_events = (
-            StorageEventsSubscriber(ctx.settings, ctx.db, storage, record_error=ctx.record_error)
-            if storage_events_enabled(ctx.settings)
-            else None
-        )
+        built = (factory(ctx.settings, ctx.db, storage, ctx.record_error) for factory in SUBSCRIBERS.values())
+        self.subscribers = [subscriber for subscriber in built if subscriber is not None]
 
     async def run(self, ctx: WorkerContext) -> None:
         try:
-            if self.storage_events is None:
+            if not self.subscribers:
                 await self.runner.run(ctx.stop)
             else:
-                # A TaskGroup: if one side fails the other is cancelled and the role fails as a whole.
+                # A TaskGroup: if one side fails the others are cancelled and the role fails as a whole.
                 async with asyncio.TaskGroup() as group:
                     group.create_task(self.runner.run(ctx.stop))
-                    group.create_task(self.storage_events.run(ctx.stop))
+                    for subscriber in self.subscribers:
+                        group.create_task(subscriber.run(ctx.stop))
         finally:
             await self.transport.close()
 
     def heartbeat_fields(self) -> dict[str, Any]:
         fields = self.runner.heartbeat_fields()
-        if self.storage_events is not None:
-            fields["events_handled"][self.storage_events.name] = self.storage_events.heartbeat_count()
+        for subscriber in self.subscribers:
+            fields["events_handled"][subscriber.name] = subscriber.heartbeat_count()
         return fields

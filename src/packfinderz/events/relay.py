@@ -24,7 +24,7 @@ from packfinderz.kit.aio import wait_any
 from packfinderz.kit.db import Database
 from packfinderz.kit.transport import Transport, create_transport
 from packfinderz.kit.transport.base import PUBLISH_TIMEOUT_SECONDS
-from packfinderz.worker.runner import WorkerContext
+from packfinderz.kit.worker_context import WorkerContext
 
 log = structlog.get_logger("relay")
 

@@ -3,17 +3,43 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 
 import structlog
+import typer
 from redis.asyncio import Redis
 from sqlalchemy import text
 
-from packfinderz.config import Settings
+from packfinderz.config import ConfigError, Settings, load_settings, unknown_prefixed_variables
 from packfinderz.kit import migrations
 from packfinderz.kit.db import Database
+from packfinderz.kit.logging import configure_logging, get_logger, setup_logging
 
 log = structlog.get_logger("startup")
+
+
+# --- process settings (every CLI command that starts something) -------------------------------------
+
+
+def process_settings(groups: set[str], service: str) -> Settings:
+    """Load settings for a process, configure logging, and exit 1 naming every bad variable."""
+    try:
+        settings = load_settings(groups)
+    except ConfigError as exc:
+        configure_logging(service=service, env=os.environ.get("PACKFINDERZ_APP_ENV", "unknown"), instance="-")
+        # One line naming every bad variable (never a value), then exit before anything starts.
+        get_logger("startup").error("startup.config_invalid", variables=exc.variables, problems=exc.problems)
+        raise typer.Exit(1) from None
+    setup_logging(settings, service)
+    log = get_logger("startup")
+    for name in unknown_prefixed_variables():
+        log.warning("config.unknown_variable", variable=name)
+    if not settings.is_prod and (settings.jwt_secret is None or settings.storage_signing_secret is None):
+        log.warning("config.dev_secrets_in_use", env=settings.env)
+    if settings.is_prod and settings.storage_adapter == "local" and "app" in groups:
+        log.error("startup.ephemeral_storage", message="STORAGE_ADAPTER=local loses files on dyno restart")
+    return settings
 
 
 class StartupFailed(Exception):

@@ -68,3 +68,9 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 # scope="function": commit (or roll back) before the response is sent, so a 2xx means committed.
 DbSession = Annotated[AsyncSession, Depends(_request_session, scope="function")]
+
+
+def like_pattern(text: str) -> str:
+    """`%text%` with LIKE wildcards escaped (used with ESCAPE '\\')."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

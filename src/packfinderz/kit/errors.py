@@ -78,10 +78,6 @@ class RateLimited(AppError):
     code, status, message = "RATE_LIMIT_EXCEEDED", 429, "rate limit exceeded"
 
 
-class InternalError(AppError):
-    pass
-
-
 class DependencyError(AppError):
     code, status, message = "DEPENDENCY_ERROR", 503, "dependency unavailable"
 

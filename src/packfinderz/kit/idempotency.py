@@ -2,7 +2,7 @@
 
 Usage (the decorator goes under the route decorator)::
 
-    @router.post("/api/v1/checkout", status_code=201, responses=error_responses(..., 409, 422))
+    @router.post("", status_code=201, responses=error_responses(..., 409, 422))
     @idempotent("critical")
     async def checkout(body: CheckoutIn, ctx: StoreContext, session: DbSession) -> ...: ...
 

@@ -16,13 +16,13 @@ from packfinderz.ledger import service
 from packfinderz.ledger.schemas import PayoutItem
 from packfinderz.orders.schemas import ActionResult, OrderDetail
 
-router = APIRouter(tags=["payouts"])
+router = APIRouter(prefix="/api/admin/v1/orders", tags=["payouts"])
 
 Pages = Annotated[PageParams, Depends(page_params)]
 
 
 @router.get(
-    "/api/admin/v1/orders/payouts",
+    "/payouts",
     response_model=PageEnvelope[PayoutItem],
     responses=error_responses(400, 401, 403),
     summary="Delivered orders whose cash was collected and whose vendor is unpaid",
@@ -34,7 +34,7 @@ async def payout_queue(admin: AdminUser, session: DbSession, page: Pages) -> dic
 
 
 @router.get(
-    "/api/admin/v1/orders/payouts/{order_id}",
+    "/payouts/{order_id}",
     response_model=DataResponse[OrderDetail],
     responses=error_responses(
         400, 401, 403, 404, 422, s422="STATE_CONFLICT: the order is not awaiting payout."
@@ -48,7 +48,7 @@ async def payout_detail(order_id: uuid.UUID, admin: AdminUser, session: DbSessio
 
 
 @router.post(
-    "/api/admin/v1/orders/{order_id}/confirm-payout",
+    "/{order_id}/confirm-payout",
     response_model=DataResponse[ActionResult],
     responses=error_responses(
         400,

@@ -8,21 +8,17 @@ from __future__ import annotations
 
 import uuid
 
-import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from packfinderz.auth.deps import AuthContext
-from packfinderz.events.outbox import emit
-from packfinderz.events.registry import OrderPaid
-from packfinderz.kit.errors import Conflict, StateConflict
+from packfinderz.kit.errors import StateConflict
 from packfinderz.kit.pagination import Page, PageParams, build_page
 from packfinderz.ledger import repository
 from packfinderz.ledger.schemas import PayoutItem
+from packfinderz.orders import lifecycle
 from packfinderz.orders import repository as orders_repository
 from packfinderz.orders import service as orders
 from packfinderz.orders.schemas import ActionResult, OrderDetail
-
-log = structlog.get_logger("ledger")
 
 
 async def payout_queue(session: AsyncSession, page: PageParams) -> Page[PayoutItem]:
@@ -58,50 +54,4 @@ async def payout_detail(session: AsyncSession, order_id: uuid.UUID) -> OrderDeta
 
 async def confirm_payout(session: AsyncSession, admin: AuthContext, order_id: uuid.UUID) -> ActionResult:
     """Pay the vendor: intent paid, order closed, one `vendor_payout` ledger row, `order_paid` emitted."""
-    order = await orders.locked_order(session, order_id)
-    intent = await orders_repository.intent_of(session, order.id, lock=True)
-    if intent is None:
-        raise Conflict("order has no payment intent")
-    if order.status == "closed":
-        return orders.action_result(order, intent)
-    if order.status != "delivered" or intent.status != "settled":
-        raise StateConflict(
-            "payout needs a delivered order whose cash was collected",
-            details={"status": order.status, "payment_status": intent.status},
-        )
-    moment = orders.now()
-    intent.status = "paid"
-    intent.vendor_paid_at = moment
-    orders.set_status(order, "closed")
-    order.closed_at = moment
-    await orders_repository.flush(session)
-    await repository.append(
-        session,
-        order,
-        type_="vendor_payout",
-        amount_cents=intent.amount_cents,
-        actor_user_id=admin.user_id,
-        details={"payment_intent_id": str(intent.id)},
-    )
-    await emit(
-        session,
-        OrderPaid(
-            order_id=order.id,
-            buyer_store_id=order.buyer_store_id,
-            vendor_store_id=order.vendor_store_id,
-            payment_intent_id=intent.id,
-            amount_cents=intent.amount_cents,
-            vendor_paid_at=moment,
-        ),
-        actor=admin.actor(),
-    )
-    await orders.record(
-        session,
-        "payout.confirmed",
-        order,
-        admin.actor(),
-        payment_intent_id=str(intent.id),
-        amount_cents=intent.amount_cents,
-    )
-    log.info("payout.confirmed", order_id=str(order.id))
-    return orders.action_result(order, intent)
+    return await lifecycle.close_paid(session, order_id, admin.actor())

@@ -7,8 +7,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Strict, StringConstraints
+from pydantic import BaseModel, BeforeValidator, Strict, StringConstraints
 
+from packfinderz.kit.schemas import Input
 from packfinderz.models.licenses import License
 
 LicenseType = Literal["producer", "grower", "dispensary", "merchant"]
@@ -37,10 +38,8 @@ LicenseDate = Annotated[datetime, BeforeValidator(parse_license_date)]
 Reason = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
-class LicenseIn(BaseModel):
+class LicenseIn(Input):
     """POST /api/v1/licenses."""
-
-    model_config = ConfigDict(extra="forbid")
 
     media_id: uuid.UUID
     issuing_state: Annotated[
@@ -54,10 +53,8 @@ class LicenseIn(BaseModel):
     expiration_date: LicenseDate | None = None
 
 
-class VerifyIn(BaseModel):
+class VerifyIn(Input):
     """POST /api/admin/v1/licenses/{id}/verify; a reason is required to reject."""
-
-    model_config = ConfigDict(extra="forbid")
 
     decision: Literal["verified", "rejected"]
     reason: Reason | None = None

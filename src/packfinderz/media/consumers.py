@@ -1,4 +1,8 @@
-"""Consumer `media-deletion` (platform.md §11.5): delete the object of every `media_deleted` event."""
+"""Consumer `media-deletion` (platform.md §11.5): delete the object of every `media_deleted` event.
+
+Importing this module (the worker loads every consumer module) also registers the `media-storage`
+subscription consumer of storage_subscriber.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from packfinderz.events.consumer import Consumer, Event, HandlerDeps, PermanentError, register_consumer
 from packfinderz.events.registry import MediaDeleted
 from packfinderz.kit.storage.base import Storage
+from packfinderz.media import storage_subscriber
 
 
 async def delete_object(storage: Storage, event: Event) -> None:
@@ -22,3 +27,5 @@ async def _handle(session: AsyncSession, event: Event, deps: HandlerDeps) -> Non
 
 
 register_consumer(Consumer("media-deletion", ("media",), frozenset({"media_deleted"}), _handle))
+
+__all__ = ["delete_object", "storage_subscriber"]

@@ -12,6 +12,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from packfinderz.kit.db import like_pattern
 from packfinderz.kit.pagination import PageParams, after_cursor_desc, build_page
 from packfinderz.models.catalog import Product, ProductMedia
 from packfinderz.models.identity import Store
@@ -26,12 +27,6 @@ class MediaFilters:
     status: str | None = None
     mime_type: str | None = None
     search: str | None = None
-
-
-def like_pattern(text: str) -> str:
-    """`%text%` with LIKE wildcards escaped (used with ESCAPE '\\')."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 async def insert_media(session: AsyncSession, **values: Any) -> Media:

@@ -6,15 +6,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Strict, StringConstraints
+from pydantic import BaseModel, Strict, StringConstraints
 
+from packfinderz.kit.schemas import Input
 from packfinderz.models.media import Media
 
 
-class PresignIn(BaseModel):
+class PresignIn(Input):
     """POST /api/v1/media/presign; kind, name, size and MIME are checked in that order by the service."""
-
-    model_config = ConfigDict(extra="forbid")
 
     media_kind: Annotated[str, Strict()]
     mime_type: Annotated[str, Strict(), StringConstraints(max_length=255)]

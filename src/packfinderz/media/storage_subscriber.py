@@ -21,6 +21,8 @@ from packfinderz.events.consumer import (
     CONSUMER_MESSAGES,
     HANDLE_TIMEOUT_SECONDS,
     RESUBSCRIBE_MAX_SECONDS,
+    RecordError,
+    register_subscriber,
 )
 from packfinderz.kit.aio import wait_any
 from packfinderz.kit.db import Database
@@ -162,3 +164,15 @@ class StorageEventsSubscriber:
         """Notifications applied since the last heartbeat (then reset)."""
         count, self.handled_since_beat = self.handled_since_beat, 0
         return count
+
+
+def build_subscriber(
+    settings: Settings, db: Database, storage: Storage, record_error: RecordError | None
+) -> StorageEventsSubscriber | None:
+    """The worker's `media-storage` subscriber, or None unless storage_events_enabled."""
+    if not storage_events_enabled(settings):
+        return None
+    return StorageEventsSubscriber(settings, db, storage, record_error=record_error)
+
+
+register_subscriber(NAME, build_subscriber)

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from packfinderz.cron.scheduler import JobContext, job
 from packfinderz.kit.db import Database
-from packfinderz.orders import repository, service
+from packfinderz.orders import lifecycle, repository
 
 log = structlog.get_logger("orders")
 
@@ -44,11 +44,11 @@ async def run_ttl(db: Database, moment: datetime) -> dict[str, int]:
     was down) is expired, not nudged about."""
     counts: Counter[str] = Counter({"nudged": 0, "expired": 0, "skipped": 0, "failed": 0})
     async with db.transaction() as session:
-        due = await repository.pending_older_than(session, moment - service.EXPIRE_AFTER)
-    counts.update(await _each(db, due, service.expire, moment, "expired"))
+        due = await repository.pending_older_than(session, moment - lifecycle.EXPIRE_AFTER)
+    counts.update(await _each(db, due, lifecycle.expire, moment, "expired"))
     async with db.transaction() as session:
-        due = await repository.pending_older_than(session, moment - service.NUDGE_AFTER, unnudged=True)
-    counts.update(await _each(db, due, service.auto_nudge, moment, "nudged"))
+        due = await repository.pending_older_than(session, moment - lifecycle.NUDGE_AFTER, unnudged=True)
+    counts.update(await _each(db, due, lifecycle.auto_nudge, moment, "nudged"))
     return dict(counts)
 
 

@@ -14,16 +14,16 @@ from collections.abc import Awaitable, Callable
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from packfinderz.auth.deps import AuthContext, StoreCtx
-from packfinderz.delivery import service as delivery
+from packfinderz.auth.deps import StoreCtx
 from packfinderz.kit.errors import NotFound
+from packfinderz.kit.schemas import address_of
 from packfinderz.kit.storage.base import build_key
 from packfinderz.media import repository as media_repository
 from packfinderz.media.files import Files
 from packfinderz.models.identity import Store
 from packfinderz.models.media import Media
 from packfinderz.models.orders import VendorOrder
-from packfinderz.orders import pdf, repository
+from packfinderz.orders import lifecycle, pdf, repository
 from packfinderz.orders import service as orders
 from packfinderz.orders.schemas import Manifest
 
@@ -36,7 +36,7 @@ PDF = "application/pdf"
 
 
 def _party(role: str, store: Store, licenses: list[tuple[str, str, str]]) -> pdf.ManifestParty:
-    address = orders.address_of(store)
+    address = address_of(store)
     parts = [
         address.line1,
         address.line2,
@@ -67,7 +67,7 @@ async def _document(session: AsyncSession, order: VendorOrder) -> pdf.ManifestDa
     return pdf.ManifestData(
         order_number=order.order_number,
         order_id=order.id,
-        generated_at=orders.now(),
+        generated_at=lifecycle.now(),
         vendor=_party("Vendor", parties[order.vendor_store_id], licenses.get(order.vendor_store_id, [])),
         buyer=_party("Buyer", parties[order.buyer_store_id], licenses.get(order.buyer_store_id, [])),
         lines=[
@@ -98,10 +98,10 @@ async def _manifest(order: VendorOrder, media: Media, files: Files) -> Manifest:
 
 async def generate(session: AsyncSession, ctx: StoreCtx, order_id: uuid.UUID, files: Files) -> Manifest:
     """A new manifest version for the vendor's order; it becomes the current one."""
-    order = await orders.locked_order(session, order_id)
-    orders.require_vendor(order, ctx)
+    order = await lifecycle.locked_order(session, order_id)
+    lifecycle.require_vendor(order, ctx)
     if order.status not in MANIFEST_STATUSES:
-        raise orders.refuse(order, "generate a manifest for")
+        raise lifecycle.refuse(order, "generate a manifest for")
     document = await _document(session, order)
     content = pdf.render(document)
     media_id = uuid.uuid4()
@@ -145,7 +145,7 @@ async def generate(session: AsyncSession, ctx: StoreCtx, order_id: uuid.UUID, fi
     return await _manifest(order, media, files)
 
 
-Check = Callable[[VendorOrder], Awaitable[None]]
+Check = Callable[[VendorOrder], Awaitable[object]]
 
 
 async def _current(session: AsyncSession, order_id: uuid.UUID, files: Files, check: Check) -> Manifest:
@@ -165,17 +165,16 @@ async def for_store(session: AsyncSession, ctx: StoreCtx, order_id: uuid.UUID, f
     """The current manifest for the order's buyer or vendor (another store → 403)."""
 
     async def party(order: VendorOrder) -> None:
-        orders.require_party(order, ctx)
+        lifecycle.require_party(order, ctx)
 
     return await _current(session, order_id, files, party)
 
 
-async def for_agent(session: AsyncSession, agent: AuthContext, order_id: uuid.UUID, files: Files) -> Manifest:
-    """The current manifest for the agent holding the order's active assignment (anyone else → 403)."""
+async def for_agent(session: AsyncSession, order_id: uuid.UUID, files: Files, assignee: Check) -> Manifest:
+    """The current manifest for the agent holding the order's active assignment.
 
-    async def assignee(order: VendorOrder) -> None:
-        await delivery.require_assignee(session, order, agent)
-
+    Delivery passes its assignee check in (anyone else → 403), so orders never imports delivery.
+    """
     return await _current(session, order_id, files, assignee)
 
 

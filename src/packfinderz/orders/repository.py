@@ -16,8 +16,8 @@ from sqlalchemy import ColumnElement, Select, String, cast, func, insert, or_, s
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from packfinderz.kit.db import like_pattern
 from packfinderz.kit.pagination import PageParams, after_cursor_desc
-from packfinderz.media.repository import like_pattern
 from packfinderz.models.catalog import Product
 from packfinderz.models.delivery import OrderAssignment
 from packfinderz.models.identity import Store, User

@@ -9,15 +9,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from packfinderz.auth.deps import BuyerStore, StoreContext, StoreCtx, VendorStore
+from packfinderz.auth.deps import BuyerStore, StoreContext, StoreCtx, VendorStore, require_store
 from packfinderz.kit.db import DbSession
-from packfinderz.kit.errors import Forbidden, ValidationFailed
+from packfinderz.kit.errors import ValidationFailed
 from packfinderz.kit.idempotency import idempotent
 from packfinderz.kit.openapi import DataResponse, error_responses
 from packfinderz.kit.pagination import PageEnvelope, PageParams, page_params
 from packfinderz.media.files import MediaFiles
 from packfinderz.models.orders import VENDOR_ORDER_STATUSES, FulfillmentStatus, OrderStatus, ShippingStatus
-from packfinderz.orders import manifest, service
+from packfinderz.orders import lifecycle, manifest, service
 from packfinderz.orders.repository import OrderFilters
 from packfinderz.orders.schemas import (
     ActionResult,
@@ -33,7 +33,7 @@ from packfinderz.orders.schemas import (
     VendorOrderSummary,
 )
 
-router = APIRouter(tags=["orders"])
+router = APIRouter(prefix="/api/v1", tags=["orders"])
 
 # commerce.md §0: staff may read orders, decide lines and generate manifests, nothing else.
 DECIDER_ROLES = frozenset({"owner", "manager", "ops"})
@@ -41,20 +41,8 @@ ORDER_STATUSES = VENDOR_ORDER_STATUSES
 S422 = "STATE_CONFLICT: the order's status does not allow this (`details.status`); or IDEMPOTENCY_KEY_REUSED."
 
 
-async def _buyer_writer(ctx: BuyerStore) -> StoreCtx:
-    if ctx.role not in DECIDER_ROLES:
-        raise Forbidden("insufficient store role")
-    return ctx
-
-
-async def _vendor_decider(ctx: VendorStore) -> StoreCtx:
-    if ctx.role not in DECIDER_ROLES:
-        raise Forbidden("insufficient store role")
-    return ctx
-
-
-BuyerWriter = Annotated[StoreCtx, Depends(_buyer_writer)]
-VendorDecider = Annotated[StoreCtx, Depends(_vendor_decider)]
+BuyerWriter = Annotated[StoreCtx, require_store("buyer", *DECIDER_ROLES)]
+VendorDecider = Annotated[StoreCtx, require_store("vendor", *DECIDER_ROLES)]
 Pages = Annotated[PageParams, Depends(page_params)]
 
 
@@ -112,7 +100,7 @@ Summaries = PageEnvelope[BuyerOrderSummary | VendorOrderSummary]
 
 
 @router.get(
-    "/api/v1/orders",
+    "/orders",
     response_model=Summaries,
     responses=error_responses(400, 401, 403),
     summary="The active store's orders (buyer or vendor perspective), with total",
@@ -123,7 +111,7 @@ async def list_orders(ctx: StoreContext, session: DbSession, filters: Filters, p
 
 
 @router.get(
-    "/api/v1/orders/{order_id}",
+    "/orders/{order_id}",
     response_model=DataResponse[OrderDetail],
     responses=error_responses(400, 401, 403, 404),
     summary="One order with lines, payment, parties, assignment and manifest",
@@ -134,7 +122,7 @@ async def get_order(order_id: uuid.UUID, ctx: StoreContext, session: DbSession) 
 
 
 @router.post(
-    "/api/v1/vendor/orders/{order_id}/decision",
+    "/vendor/orders/{order_id}/decision",
     response_model=DataResponse[ActionResult],
     responses=error_responses(400, 401, 403, 404, 409, 422, s422=S422),
     summary="Accept or reject a pending order",
@@ -144,11 +132,11 @@ async def decide(
     order_id: uuid.UUID, body: DecisionIn, ctx: VendorDecider, session: DbSession
 ) -> dict[str, Any]:
     """Vendor owner, manager or ops. Rejecting returns every pending line's stock."""
-    return {"data": await service.decide(session, ctx, order_id, body.decision)}
+    return {"data": await lifecycle.decide(session, ctx, order_id, body.decision)}
 
 
 @router.post(
-    "/api/v1/vendor/orders/{order_id}/line-items/decision",
+    "/vendor/orders/{order_id}/line-items/decision",
     response_model=DataResponse[ActionResult],
     responses=error_responses(400, 401, 403, 404, 409, 422, s422=S422),
     summary="Fulfil (accept and pack) or reject one line",
@@ -158,11 +146,11 @@ async def decide_line(
     order_id: uuid.UUID, body: LineDecisionIn, ctx: VendorStore, session: DbSession
 ) -> dict[str, Any]:
     """Any vendor member. The last pending line makes the order ready for dispatch (or rejected)."""
-    return {"data": await service.decide_line(session, ctx, order_id, body)}
+    return {"data": await lifecycle.decide_line(session, ctx, order_id, body)}
 
 
 @router.post(
-    "/api/v1/orders/{order_id}/cancel",
+    "/orders/{order_id}/cancel",
     response_model=DataResponse[ActionResult],
     responses=error_responses(400, 401, 403, 404, 409, 422, s422=S422),
     summary="Cancel an order before it is in transit",
@@ -172,11 +160,11 @@ async def cancel(
     order_id: uuid.UUID, ctx: BuyerWriter, session: DbSession, body: CancelIn | None = None
 ) -> dict[str, Any]:
     """Buyer owner, manager or ops. Every line's stock is returned, any assignment ended."""
-    return {"data": await service.cancel(session, ctx, order_id, body or CancelIn())}
+    return {"data": await lifecycle.cancel(session, ctx, order_id, body or CancelIn())}
 
 
 @router.post(
-    "/api/v1/orders/{order_id}/nudge",
+    "/orders/{order_id}/nudge",
     status_code=202,
     response_model=DataResponse[OrderRef],
     responses=error_responses(400, 401, 403, 404, 409, 422, s422=S422),
@@ -189,7 +177,7 @@ async def nudge(order_id: uuid.UUID, ctx: BuyerWriter, session: DbSession) -> di
 
 
 @router.post(
-    "/api/v1/orders/{order_id}/retry",
+    "/orders/{order_id}/retry",
     status_code=201,
     response_model=DataResponse[OrderRef],
     responses=error_responses(
@@ -208,11 +196,11 @@ async def nudge(order_id: uuid.UUID, ctx: BuyerWriter, session: DbSession) -> di
 @idempotent("critical")
 async def retry(order_id: uuid.UUID, ctx: BuyerWriter, session: DbSession) -> dict[str, Any]:
     """Expired orders only: a new pending order with the same lines, all of them reserved."""
-    return {"data": await service.retry(session, ctx, order_id)}
+    return {"data": await lifecycle.retry(session, ctx, order_id)}
 
 
 @router.post(
-    "/api/v1/vendor/orders/{order_id}/manifest",
+    "/vendor/orders/{order_id}/manifest",
     status_code=201,
     response_model=DataResponse[Manifest],
     responses=error_responses(400, 401, 403, 404, 409, 422, s422=S422),
@@ -227,7 +215,7 @@ async def generate_manifest(
 
 
 @router.get(
-    "/api/v1/orders/{order_id}/manifest",
+    "/orders/{order_id}/manifest",
     response_model=DataResponse[Manifest],
     responses=error_responses(400, 401, 403, 404),
     summary="The current transport manifest (signed download URL)",
@@ -240,7 +228,7 @@ async def get_manifest(
 
 
 @router.get(
-    "/api/v1/stores/{store_id}/orders",
+    "/stores/{store_id}/orders",
     response_model=PageEnvelope[BuyerOrderSummary],
     responses=error_responses(400, 401, 403, 404),
     summary="The active buyer's orders with one vendor, with total",
@@ -253,7 +241,7 @@ async def storefront_orders(
 
 
 @router.get(
-    "/api/v1/stores/{store_id}/orders/totals",
+    "/stores/{store_id}/orders/totals",
     response_model=DataResponse[StorefrontTotals],
     responses=error_responses(400, 401, 403, 404),
     summary="Totals over every order of the active buyer with one vendor",

@@ -8,8 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, Strict, StringConstraints
 
-from packfinderz.checkout.schemas import PaymentIntentDTO
-from packfinderz.stores.schemas import Address, Input
+from packfinderz.kit.schemas import Address, Input
 
 
 def _lower(value: Any) -> Any:
@@ -18,6 +17,18 @@ def _lower(value: Any) -> Any:
 
 Note = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 PaymentStatus = Literal["unpaid", "pending", "settled", "paid", "failed", "rejected"]
+
+
+class PaymentIntentDTO(BaseModel):
+    id: uuid.UUID
+    method: Literal["cash", "ach"]
+    status: str
+    amount_cents: int
+    cash_collected_at: datetime | None
+    vendor_paid_at: datetime | None
+    failure_reason: str | None
+    created_at: datetime
+    updated_at: datetime
 
 
 # --- requests -------------------------------------------------------------------------------------

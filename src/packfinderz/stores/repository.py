@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from packfinderz.kit.pagination import PageParams, after_cursor_desc, build_page
 from packfinderz.models.identity import Store, StoreMembership, User
+from packfinderz.models.licenses import License
 
 
 async def get_store(session: AsyncSession, store_id: uuid.UUID, *, lock: bool = False) -> Store | None:
@@ -193,3 +195,25 @@ async def update_store(session: AsyncSession, store: Store, changes: dict[str, A
     await session.flush()
     await session.refresh(store)
     return store
+
+
+async def parties(
+    session: AsyncSession, store_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, tuple[Store, bool]]:
+    """Stores read fresh, each with whether its licensing still holds right now.
+
+    A store whose verified licenses have all passed their expiration date is treated as unlicensed even
+    before the daily lifecycle job marks them expired (its KYC status still says verified until then).
+    """
+    current = or_(License.expiration_date.is_(None), License.expiration_date > func.now())
+    licensed = (
+        select(func.coalesce(func.bool_or(current), true()))
+        .where(License.store_id == Store.id, License.status == "verified")
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        select(Store, licensed.label("licensed"))
+        .where(Store.id.in_(list(store_ids)))
+        .execution_options(populate_existing=True)
+    )
+    return {row[0].id: (row[0], bool(row[1])) for row in rows}

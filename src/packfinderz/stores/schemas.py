@@ -9,16 +9,23 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
-    ConfigDict,
-    EmailStr,
     Field,
     Strict,
     StringConstraints,
     field_validator,
 )
 
+from packfinderz.kit.schemas import (
+    Address,
+    Email,
+    Input,
+    Name,
+    Phone,
+    ShortText,
+    Url,
+    address_of,
+)
 from packfinderz.models.identity import (
     MAX_DELIVERY_RADIUS_METERS,
     Category,
@@ -30,72 +37,6 @@ from packfinderz.models.licenses import License
 
 StoreType = Literal["buyer", "vendor"]
 MemberRole = Literal["owner", "manager", "staff", "ops"]
-
-Name = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-ShortText = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Phone = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
-Email = Annotated[EmailStr, StringConstraints(max_length=254)]
-Latitude = Annotated[float, Strict(), Field(ge=-90, le=90)]
-Longitude = Annotated[float, Strict(), Field(ge=-180, le=180)]
-
-
-def _two_letter_code(value: str) -> str:
-    code = value.strip().upper()
-    if len(code) != 2 or not code.isascii() or not code.isalpha():
-        raise ValueError("must be a 2-letter code")
-    return code
-
-
-CountryOrStateCode = Annotated[str, Strict(), AfterValidator(_two_letter_code)]
-Url = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-
-
-class Input(BaseModel):
-    """Base of request bodies: unknown fields are refused."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-# --- address ------------------------------------------------------------------------------------
-
-
-class AddressIn(Input):
-    """A store address; required parts non-blank; state and country are 2-letter codes."""
-
-    line1: ShortText
-    line2: ShortText | None = None
-    city: ShortText
-    state: CountryOrStateCode
-    postal_code: Annotated[
-        str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=20)
-    ]
-    country: CountryOrStateCode = "US"
-    lat: Latitude
-    lng: Longitude
-
-    def columns(self) -> dict[str, Any]:
-        return {
-            "address_line1": self.line1,
-            "address_line2": self.line2,
-            "address_city": self.city,
-            "address_state": self.state,
-            "address_postal_code": self.postal_code,
-            "address_country": self.country,
-            "lat": self.lat,
-            "lng": self.lng,
-        }
-
-
-class Address(BaseModel):
-    line1: str
-    line2: str | None
-    city: str
-    state: str
-    postal_code: str
-    country: str
-    lat: float
-    lng: float
-
 
 # --- stores -------------------------------------------------------------------------------------
 
@@ -218,19 +159,6 @@ def ratings_of(store: Store) -> Ratings:
         total = sum(int(star) * n for star, n in histogram.items())
         average = float((Decimal(total) / Decimal(count)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
     return Ratings(count=count, average=average, histogram=histogram)
-
-
-def address_of(store: Store) -> Address:
-    return Address(
-        line1=store.address_line1,
-        line2=store.address_line2,
-        city=store.address_city,
-        state=store.address_state,
-        postal_code=store.address_postal_code,
-        country=store.address_country,
-        lat=store.lat,
-        lng=store.lng,
-    )
 
 
 def _common(store: Store) -> dict[str, Any]:

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-from packfinderz.worker.runner import ROLE_FACTORIES
+from packfinderz.cron.scheduler import CronRole
+from packfinderz.events.consumer import ConsumersRole
+from packfinderz.events.relay import RelayRole
+from packfinderz.kit.worker_context import RoleFactory
 
-
-def register_roles() -> None:
-    """Fill ROLE_FACTORIES (imported lazily: the roles import the runner's WorkerContext)."""
-    from packfinderz.cron.scheduler import CronRole
-    from packfinderz.events.consumer import ConsumersRole
-    from packfinderz.events.relay import RelayRole
-
-    ROLE_FACTORIES.setdefault("relay", RelayRole)
-    ROLE_FACTORIES.setdefault("consumers", ConsumersRole)
-    ROLE_FACTORIES.setdefault("cron", CronRole)
+ROLE_FACTORIES: dict[str, RoleFactory] = {"relay": RelayRole, "consumers": ConsumersRole, "cron": CronRole}

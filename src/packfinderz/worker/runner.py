@@ -9,9 +9,8 @@ import random
 import signal
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 from prometheus_client import Counter
@@ -23,7 +22,9 @@ from packfinderz.kit import migrations
 from packfinderz.kit.boot import StartupFailed, apply_migration_policy, probe_postgres, probe_redis
 from packfinderz.kit.db import Database, create_database
 from packfinderz.kit.redis import create_redis
+from packfinderz.kit.worker_context import Role, WorkerContext
 from packfinderz.worker.http import WorkerHttp
+from packfinderz.worker.roles import ROLE_FACTORIES
 
 log = structlog.get_logger("worker")
 
@@ -35,41 +36,6 @@ HEARTBEATS = Counter("packfinderz_worker_heartbeats_total", "Worker heartbeats w
 
 def heartbeat_key(instance: str) -> str:
     return f"pf:heartbeat:worker:{instance}"
-
-
-@dataclass
-class WorkerContext:
-    """What every role gets: configuration, connections, the stop signal and shared counters."""
-
-    settings: Settings
-    db: Database
-    redis: Redis
-    instance: str
-    stop: asyncio.Event
-    counters: dict[str, Any] = field(default_factory=dict)
-    last_error: dict[str, Any] | None = None
-
-    def record_error(self, component: str, message: str) -> None:
-        self.last_error = {
-            "at": datetime.now(UTC).isoformat(),
-            "component": component,
-            "message": message[:300],
-        }
-
-
-class Role(Protocol):
-    """A long-running part of the worker; `run` returns when `ctx.stop` is set."""
-
-    name: str
-
-    async def run(self, ctx: WorkerContext) -> None: ...
-
-    def heartbeat_fields(self) -> dict[str, Any]: ...
-
-
-RoleFactory = Callable[[WorkerContext], Role]
-# Filled by the capabilities that provide each role (events relay, consumers, cron scheduler).
-ROLE_FACTORIES: dict[str, RoleFactory] = {}
 
 
 class UnknownRole(ValueError):
@@ -132,9 +98,6 @@ class Worker:
                 return 1
             if not await self._schema_gate(database):
                 return 0
-            from packfinderz.worker.roles import register_roles
-
-            register_roles()
             role_objects = [ROLE_FACTORIES[name](ctx) for name in self.roles if name in ROLE_FACTORIES]
             log.info(
                 "worker.ready",

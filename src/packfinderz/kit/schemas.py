@@ -1,0 +1,101 @@
+"""Request and response pieces shared by every domain: the strict input base, bounded text, contact and
+address types (identity.md §5). Domain schemas build on these; none of them belongs to one domain.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Protocol
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, Strict, StringConstraints
+
+Name = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+ShortText = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Phone = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+Email = Annotated[EmailStr, StringConstraints(max_length=254)]
+Latitude = Annotated[float, Strict(), Field(ge=-90, le=90)]
+Longitude = Annotated[float, Strict(), Field(ge=-180, le=180)]
+
+
+def _two_letter_code(value: str) -> str:
+    code = value.strip().upper()
+    if len(code) != 2 or not code.isascii() or not code.isalpha():
+        raise ValueError("must be a 2-letter code")
+    return code
+
+
+CountryOrStateCode = Annotated[str, Strict(), AfterValidator(_two_letter_code)]
+Url = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+class Input(BaseModel):
+    """Base of request bodies: unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- address ------------------------------------------------------------------------------------
+
+
+class AddressIn(Input):
+    """A store address; required parts non-blank; state and country are 2-letter codes."""
+
+    line1: ShortText
+    line2: ShortText | None = None
+    city: ShortText
+    state: CountryOrStateCode
+    postal_code: Annotated[
+        str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=20)
+    ]
+    country: CountryOrStateCode = "US"
+    lat: Latitude
+    lng: Longitude
+
+    def columns(self) -> dict[str, Any]:
+        return {
+            "address_line1": self.line1,
+            "address_line2": self.line2,
+            "address_city": self.city,
+            "address_state": self.state,
+            "address_postal_code": self.postal_code,
+            "address_country": self.country,
+            "lat": self.lat,
+            "lng": self.lng,
+        }
+
+
+class Address(BaseModel):
+    line1: str
+    line2: str | None
+    city: str
+    state: str
+    postal_code: str
+    country: str
+    lat: float
+    lng: float
+
+
+class AddressColumns(Protocol):
+    """Anything stored with the address columns (a store row)."""
+
+    address_line1: str
+    address_line2: str | None
+    address_city: str
+    address_state: str
+    address_postal_code: str
+    address_country: str
+    lat: float
+    lng: float
+
+
+def address_of(row: AddressColumns) -> Address:
+    """The Address of a row with address columns."""
+    return Address(
+        line1=row.address_line1,
+        line2=row.address_line2,
+        city=row.address_city,
+        state=row.address_state,
+        postal_code=row.address_postal_code,
+        country=row.address_country,
+        lat=row.lat,
+        lng=row.lng,
+    )
