@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from packfinderz.catalog import repository
+from packfinderz.catalog.repository import inventory
 from packfinderz.kit.db import Database
 from tests.catalog.conftest import all_pages, create_product, error, insert_products, vendor_at
 from tests.fixtures.factories import Account, idem, register_buyer
@@ -163,7 +163,7 @@ async def test_reservations_never_exceed_what_was_available(
 
     async def attempt() -> bool:
         async with db.transaction() as session:
-            return (await repository.reserve(session, {product_id: 3})).reserved[product_id]
+            return (await inventory.reserve(session, {product_id: 3})).reserved[product_id]
 
     outcomes = await asyncio.gather(*(attempt() for _ in range(40)))
     assert outcomes.count(True) == 33
@@ -179,7 +179,7 @@ async def test_reservation_of_several_products_locks_in_id_order(
 
     async def attempt(order: list[uuid.UUID]) -> dict[uuid.UUID, bool]:
         async with db.transaction() as session:
-            return (await repository.reserve(session, dict.fromkeys(order, 1))).reserved
+            return (await inventory.reserve(session, dict.fromkeys(order, 1))).reserved
 
     results = await asyncio.gather(
         *(attempt([first, second] if i % 2 else [second, first]) for i in range(30))
@@ -191,5 +191,5 @@ async def test_reservation_of_several_products_locks_in_id_order(
     missing = uuid.uuid4()
     assert await attempt([missing]) == {missing: False}
     async with db.transaction() as session:
-        assert (await repository.reserve(session, {first: 71})).reserved == {first: False}
+        assert (await inventory.reserve(session, {first: 71})).reserved == {first: False}
     assert await stock(db, first) == (70, 30)

@@ -19,8 +19,8 @@ from packfinderz.events.consumer import ConsumersRole
 from packfinderz.kit.db import Database, create_database
 from packfinderz.kit.storage.local import LocalStorage
 from packfinderz.kit.transport.pubsub import publisher_client, streaming_pull, subscriber_client
-from packfinderz.media.storage_subscriber import StorageEventsSubscriber, subscription_path
 from packfinderz.kit.worker_context import WorkerContext
+from packfinderz.media.storage_subscriber import StorageEventsSubscriber, subscription_path
 from tests.compliance.conftest import PDF, events, presign, scalar, uploaded
 from tests.fixtures.events import eventually
 from tests.fixtures.factories import Account
@@ -110,7 +110,7 @@ async def test_worker_confirms_and_cleans_up_from_gcs_notifications(
     pending = await presign(client, vendor)
     loose = await uploaded(client, vendor)
     async with bucket.worker() as role:
-        assert role.storage_events is not None
+        assert [subscriber.name for subscriber in role.subscribers] == ["media-storage"]
         # Not JSON_API_V1: acked and ignored, the row stays pending until its real notification.
         await bucket.notify("OBJECT_FINALIZE", pending.storage_key, payload_format="NONE")
         await bucket.notify("OBJECT_FINALIZE", pending.storage_key)

@@ -15,8 +15,11 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from packfinderz.auth.deps import StoreCtx
-from packfinderz.catalog import repository
-from packfinderz.catalog.repository import ProductRecord, Scope
+from packfinderz.catalog.repository import inventory as inventory_repository
+from packfinderz.catalog.repository import products as products_repository
+from packfinderz.catalog.repository import search as search_repository
+from packfinderz.catalog.repository.products import ProductRecord
+from packfinderz.catalog.repository.search import Scope
 from packfinderz.catalog.schemas import (
     InventoryDTO,
     InventoryPut,
@@ -102,7 +105,7 @@ async def _checked_media(
 
 async def _owned(session: AsyncSession, ctx: StoreCtx, product_id: uuid.UUID, *, lock: bool) -> Product:
     """The caller's product: unknown → 404, another store's → 403."""
-    product = await repository.get_product(session, product_id, lock=lock)
+    product = await products_repository.get_product(session, product_id, lock=lock)
     if product is None:
         raise NotFound("product not found")
     if product.store_id != ctx.store_id:
@@ -113,7 +116,7 @@ async def _owned(session: AsyncSession, ctx: StoreCtx, product_id: uuid.UUID, *,
 async def _ensure_sku_free(
     session: AsyncSession, store_id: uuid.UUID, sku: str, own: uuid.UUID | None
 ) -> None:
-    holder = await repository.product_id_by_sku(session, store_id, sku)
+    holder = await products_repository.product_id_by_sku(session, store_id, sku)
     if holder is not None and holder != own:
         raise Conflict("sku already exists in this store", details={"constraint": "uq_products_store_id_sku"})
 
@@ -147,9 +150,9 @@ async def reserve_stock(session: AsyncSession, quantities: Mapping[uuid.UUID, in
     Products whose sellable stock this takes to or below their threshold notify their vendor, as a
     vendor's own inventory write does.
     """
-    reservation = await repository.reserve(session, quantities)
+    reservation = await inventory_repository.reserve(session, quantities)
     if reservation.went_low:
-        await _notify_low_stock(session, await repository.stock_of(session, reservation.went_low))
+        await _notify_low_stock(session, await inventory_repository.stock_of(session, reservation.went_low))
     return reservation.reserved
 
 
@@ -161,7 +164,7 @@ async def create_product(session: AsyncSession, ctx: StoreCtx, body: ProductCrea
     await _ensure_sku_free(session, ctx.store_id, body.sku, None)
     values = body.model_dump(include=set(_COLUMNS))
     tiers = [(t.min_qty, t.discount_percent) for t in body.volume_discounts or []]
-    product = await repository.insert_product(
+    product = await products_repository.insert_product(
         session,
         {
             **values,
@@ -170,11 +173,11 @@ async def create_product(session: AsyncSession, ctx: StoreCtx, body: ProductCrea
             "has_promo": bool(tiers),
         },
     )
-    await repository.set_inventory(
+    await inventory_repository.set_inventory(
         session, product.id, body.inventory.available_qty, body.inventory.low_stock_threshold
     )
-    await repository.replace_tiers(session, ctx.store_id, product.id, tiers)
-    await repository.replace_gallery(session, product.id, gallery)
+    await products_repository.replace_tiers(session, ctx.store_id, product.id, tiers)
+    await products_repository.replace_gallery(session, product.id, gallery)
     await _reconcile(
         session, product, old_gallery=[], new_gallery=body.media_ids, old_coa=None, new_coa=body.coa_media_id
     )
@@ -220,7 +223,7 @@ async def update_product(
         raise ValidationFailed(details={"max_qty": "must be 0 (no cap) or at least moq"})
     if "sku" in changes:
         await _ensure_sku_free(session, ctx.store_id, changes["sku"], product.id)
-    old_gallery = await repository.gallery_media_ids(session, product.id)
+    old_gallery = await products_repository.gallery_media_ids(session, product.id)
     new_gallery: list[uuid.UUID] | None = changes.get("media_ids")
     gallery = (
         await _checked_media(session, ctx.store_id, new_gallery, "product", "media_ids")
@@ -234,10 +237,10 @@ async def update_product(
     values = {name: value for name, value in changes.items() if name in _COLUMNS}
     if body.volume_discounts is not None:
         tiers = [(t.min_qty, t.discount_percent) for t in body.volume_discounts]
-        await repository.replace_tiers(session, ctx.store_id, product.id, tiers)
+        await products_repository.replace_tiers(session, ctx.store_id, product.id, tiers)
         values["has_promo"] = bool(tiers)
     if gallery is not None:
-        await repository.replace_gallery(session, product.id, gallery)
+        await products_repository.replace_gallery(session, product.id, gallery)
     await _reconcile(
         session,
         product,
@@ -246,7 +249,7 @@ async def update_product(
         old_coa=old_coa,
         new_coa=new_coa,
     )
-    product = await repository.update_product(session, product, values)
+    product = await products_repository.update_product(session, product, values)
     if body.inventory is not None:
         await _write_inventory(
             session, product, body.inventory.available_qty, body.inventory.low_stock_threshold
@@ -261,11 +264,11 @@ async def delete_product(session: AsyncSession, ctx: StoreCtx, product_id: uuid.
     (commerce.md §4.3); order lines keep their snapshot (their product_id becomes null).
     """
     product = await _owned(session, ctx, product_id, lock=True)
-    inventory = await repository.lock_inventory(session, product.id)
+    inventory = await inventory_repository.lock_inventory(session, product.id)
     if inventory is not None and inventory.reserved_qty > 0:
         raise Conflict("product has reserved stock in open orders; deactivate instead")
-    old_gallery = await repository.gallery_media_ids(session, product.id)
-    if not await repository.delete_product(session, product.id):
+    old_gallery = await products_repository.gallery_media_ids(session, product.id)
+    if not await products_repository.delete_product(session, product.id):
         raise Conflict("product is in buyers' carts; deactivate instead")
     await _reconcile(
         session, product, old_gallery=old_gallery, new_gallery=[], old_coa=product.coa_media_id, new_coa=None
@@ -275,9 +278,9 @@ async def delete_product(session: AsyncSession, ctx: StoreCtx, product_id: uuid.
 async def _write_inventory(
     session: AsyncSession, product: Product, available_qty: int, low_stock_threshold: int
 ) -> InventoryItem:
-    before = await repository.lock_inventory(session, product.id)
+    before = await inventory_repository.lock_inventory(session, product.id)
     was_low = before is not None and before.available_qty <= before.low_stock_threshold
-    after = await repository.set_inventory(session, product.id, available_qty, low_stock_threshold)
+    after = await inventory_repository.set_inventory(session, product.id, available_qty, low_stock_threshold)
     if after.available_qty <= after.low_stock_threshold and not was_low:
         await _notify_low_stock(session, [(product, after)])
     return after
@@ -290,7 +293,7 @@ async def put_inventory(
     product = await _owned(session, ctx, product_id, lock=True)
     threshold = body.low_stock_threshold
     if threshold is None:
-        current = await repository.get_inventory(session, product.id)
+        current = await inventory_repository.get_inventory(session, product.id)
         threshold = current.low_stock_threshold if current is not None else 0
     row = await _write_inventory(session, product, body.available_qty, threshold)
     return InventoryRow(
@@ -308,7 +311,7 @@ async def inventory_list(
 ) -> tuple[list[InventoryRow], str | None]:
     """The vendor's inventory rows with sku and title, newest product first."""
     position = SortCursor.decode(cursor, "newest") if cursor else None
-    rows = await repository.inventory_page(session, ctx.store_id, limit, position)
+    rows = await inventory_repository.inventory_page(session, ctx.store_id, limit, position)
     items = [
         InventoryRow(
             product_id=r.product_id,
@@ -409,12 +412,12 @@ def product_dto(record: ProductRecord) -> ProductDTO:
 
 
 async def _dto(session: AsyncSession, product: Product, vendor: Store) -> ProductDTO:
-    return product_dto(await repository.product_record(session, product, vendor))
+    return product_dto(await products_repository.product_record(session, product, vendor))
 
 
 async def product_detail(session: AsyncSession, ctx: StoreCtx, product_id: uuid.UUID) -> ProductDTO:
     """A vendor reads its own products (another's → 403); a buyer only what the gate lets it see (404)."""
-    found = await repository.get_product_with_vendor(session, product_id)
+    found = await products_repository.get_product_with_vendor(session, product_id)
     if found is None:
         raise NotFound("product not found")
     product, vendor = found
@@ -514,7 +517,7 @@ async def _cached_total(
         cached = None
     if cached is not None:
         return int(cached)
-    total = await repository.count(session, scope, request.filters)
+    total = await search_repository.count(session, scope, request.filters)
     try:
         await redis.set(key, total, ex=TOTAL_CACHE_SECONDS)
     except RedisError as exc:
@@ -530,16 +533,16 @@ async def browse(
         return await vendor_table(session, ctx, request)
     requested = _requested_state(ctx, state)
     # The gate is simple and keeps its cached plan; the list statements after it are planned per call.
-    vendors = await repository.visible_vendors(session, requested, ctx.store.lat, ctx.store.lng)
+    vendors = await search_repository.visible_vendors(session, requested, ctx.store.lat, ctx.store.lng)
     if not vendors:
         return {"items": [], "next_cursor": None, "total": 0}
-    await repository.search_planning(session)
+    await search_repository.search_planning(session)
     scope = Scope(
         state=requested,
         vendor_ids=[v.id for v in vendors],
         distances=[v.distance_m for v in vendors],
     )
-    rows = await repository.list_page(session, scope, request)
+    rows = await search_repository.list_page(session, scope, request)
     versions = ",".join(f"{v.id}:{v.version}" for v in vendors)
     total = await _cached_total(session, redis, scope, request, versions)
     return _page(rows, request, {v.id: v.distance_m for v in vendors}, total)
@@ -548,9 +551,9 @@ async def browse(
 async def vendor_table(session: AsyncSession, ctx: StoreCtx, request: ListRequest) -> dict[str, Any]:
     """The vendor's own products, active or not, ungated (commerce.md §4.4)."""
     scope = Scope(state=ctx.store.address_state, store_id=ctx.store_id, include_inactive=True)
-    await repository.search_planning(session)
-    rows = await repository.list_page(session, scope, request)
-    return _page(rows, request, None, await repository.count(session, scope, request.filters))
+    await search_repository.search_planning(session)
+    rows = await search_repository.list_page(session, scope, request)
+    return _page(rows, request, None, await search_repository.count(session, scope, request.filters))
 
 
 async def storefront(
@@ -569,7 +572,7 @@ async def storefront(
         raise NotFound("store not found")
     distance = distance_m(vendor.lat, vendor.lng, ctx.store.lat, ctx.store.lng)
     scope = Scope(state=vendor.address_state, vendor_ids=[vendor.id], distances=[distance])
-    await repository.search_planning(session)
-    rows = await repository.list_page(session, scope, request)
-    total = await repository.count(session, scope, request.filters)
+    await search_repository.search_planning(session)
+    rows = await search_repository.list_page(session, scope, request)
+    total = await search_repository.count(session, scope, request.filters)
     return _page(rows, request, {vendor.id: distance}, total)

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from packfinderz.audit import service as audit
 from packfinderz.auth.deps import StoreCtx
-from packfinderz.catalog import repository as inventory
+from packfinderz.catalog.repository import inventory
 from packfinderz.catalog.service import reserve_stock
 from packfinderz.events.outbox import Actor, emit
 from packfinderz.events.registry import (

@@ -1,4 +1,4 @@
-"""Catalog SQL: products, tiers, gallery, inventory, the vendor gate query and the search pages."""
+"""Catalog search SQL: the buyer gate (visible vendors) and the product list and count pages."""
 
 from __future__ import annotations
 
@@ -23,30 +23,25 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
-    delete,
-    false,
     func,
     literal,
     or_,
     select,
     true,
     tuple_,
-    update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY, insert
+from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.engine import Row
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from packfinderz.catalog.search import Filters, ListRequest, SortCursor, tsquery_text
+from packfinderz.catalog.search import Filters, ListRequest, tsquery_text
 from packfinderz.kit.geo import distance_m
 from packfinderz.models.catalog import (
     CatalogVersion,
     InventoryItem,
     Product,
     ProductMedia,
-    ProductVolumeDiscount,
 )
 from packfinderz.models.identity import Store
 from packfinderz.models.media import READABLE_STATUSES, Media
@@ -55,7 +50,6 @@ from packfinderz.models.media import READABLE_STATUSES, Media
 # distance admits (commerce.md §5.1).
 METRES_PER_DEGREE_LAT = 110_574.0
 
-FOREIGN_KEY_VIOLATION = "23503"
 P = Product.__table__
 INV = InventoryItem.__table__
 
@@ -449,333 +443,3 @@ async def count(session: AsyncSession, scope: Scope, filters: Filters) -> int:
     """Size of the whole filtered set."""
     result = await session.execute(_count_statement(_shape(scope, filters)), _params(scope, filters))
     return int(result.scalar_one())
-
-
-# --- one product -----------------------------------------------------------------------------------
-
-
-async def get_product(session: AsyncSession, product_id: uuid.UUID, *, lock: bool = False) -> Product | None:
-    """A product by id (any store: callers check ownership or visibility)."""
-    query = select(Product).where(Product.id == product_id)
-    if lock:
-        query = query.with_for_update()
-    return (await session.scalars(query)).one_or_none()
-
-
-@dataclass(frozen=True)
-class ProductRecord:
-    """A product with everything its DTO shows."""
-
-    product: Product
-    vendor: Store
-    inventory: InventoryItem | None
-    coa: Media | None
-    tiers: list[ProductVolumeDiscount]
-    gallery: list[tuple[ProductMedia, Media | None]]
-
-
-async def get_product_with_vendor(
-    session: AsyncSession, product_id: uuid.UUID
-) -> tuple[Product, Store] | None:
-    """A product and its vendor store in one statement."""
-    row = (
-        await session.execute(
-            select(Product, Store).join(Store, Store.id == Product.store_id).where(Product.id == product_id)
-        )
-    ).one_or_none()
-    return (row[0], row[1]) if row else None
-
-
-async def product_record(session: AsyncSession, product: Product, vendor: Store) -> ProductRecord:
-    """Inventory and COA media, tiers (min_qty DESC), gallery with media (position ASC): three statements."""
-    inventory, coa = (
-        await session.execute(
-            select(InventoryItem, Media)
-            .select_from(Product)
-            .outerjoin(InventoryItem, InventoryItem.product_id == Product.id)
-            .outerjoin(Media, Media.id == Product.coa_media_id)
-            .where(Product.id == product.id)
-            .execution_options(populate_existing=True)
-        )
-    ).one()
-    tiers = list(
-        await session.scalars(
-            select(ProductVolumeDiscount)
-            .where(ProductVolumeDiscount.product_id == product.id)
-            .order_by(ProductVolumeDiscount.min_qty.desc())
-        )
-    )
-    gallery: list[tuple[ProductMedia, Media | None]] = [
-        (row[0], row[1])
-        for row in await session.execute(
-            select(ProductMedia, Media)
-            .outerjoin(Media, Media.id == ProductMedia.media_id)
-            .where(ProductMedia.product_id == product.id)
-            .order_by(ProductMedia.position)
-        )
-    ]
-    return ProductRecord(product, vendor, inventory, coa, tiers, gallery)
-
-
-async def product_id_by_sku(session: AsyncSession, store_id: uuid.UUID, sku: str) -> uuid.UUID | None:
-    """The id of the store's product with this SKU, if any."""
-    return await session.scalar(select(Product.id).where(Product.store_id == store_id, Product.sku == sku))
-
-
-async def insert_product(session: AsyncSession, values: dict[str, Any]) -> Product:
-    """Insert a product (its generated columns are read back)."""
-    product = Product(**values)
-    session.add(product)
-    await session.flush()
-    await session.refresh(product)
-    return product
-
-
-async def update_product(session: AsyncSession, product: Product, values: dict[str, Any]) -> Product:
-    """Apply column changes and read the row back (generated columns and updated_at change)."""
-    if values:
-        await session.execute(
-            update(Product).where(Product.id == product.id).values(**values, updated_at=func.now())
-        )
-    await session.refresh(product)
-    return product
-
-
-async def delete_product(session: AsyncSession, product_id: uuid.UUID) -> bool:
-    """Delete the product (inventory, tiers, gallery cascade); False when cart lines still reference it.
-
-    cart_items reference products with ON DELETE RESTRICT; the delete runs in a savepoint so that
-    refusal (also when a quote adds the product concurrently) leaves the transaction usable.
-    """
-    try:
-        async with session.begin_nested():
-            await session.execute(delete(Product).where(Product.id == product_id))
-    except IntegrityError as exc:
-        if getattr(exc.orig, "sqlstate", None) == FOREIGN_KEY_VIOLATION:
-            return False
-        raise
-    return True
-
-
-async def replace_tiers(
-    session: AsyncSession, store_id: uuid.UUID, product_id: uuid.UUID, tiers: Sequence[tuple[int, Any]]
-) -> None:
-    """Replace the product's volume tiers with (min_qty, discount_percent) pairs."""
-    await session.execute(delete(ProductVolumeDiscount).where(ProductVolumeDiscount.product_id == product_id))
-    if tiers:
-        await session.execute(
-            insert(ProductVolumeDiscount),
-            [
-                {"store_id": store_id, "product_id": product_id, "min_qty": q, "discount_percent": pct}
-                for q, pct in tiers
-            ],
-        )
-
-
-async def gallery_media_ids(session: AsyncSession, product_id: uuid.UUID) -> list[uuid.UUID | None]:
-    """The media ids of the product's gallery, by position."""
-    rows = await session.scalars(
-        select(ProductMedia.media_id)
-        .where(ProductMedia.product_id == product_id)
-        .order_by(ProductMedia.position)
-    )
-    return list(rows)
-
-
-async def replace_gallery(session: AsyncSession, product_id: uuid.UUID, media: Sequence[Media]) -> None:
-    """Rewrite the gallery as `media` in order (position = index; 0 is the thumbnail)."""
-    await session.execute(delete(ProductMedia).where(ProductMedia.product_id == product_id))
-    if media:
-        await session.execute(
-            insert(ProductMedia),
-            [
-                {
-                    "product_id": product_id,
-                    "media_id": m.id,
-                    "url": m.public_url,
-                    "storage_key": m.storage_key,
-                    "position": index,
-                }
-                for index, m in enumerate(media)
-            ],
-        )
-
-
-# --- inventory -------------------------------------------------------------------------------------
-
-
-async def get_inventory(session: AsyncSession, product_id: uuid.UUID) -> InventoryItem | None:
-    return await session.get(InventoryItem, product_id, populate_existing=True)
-
-
-async def lock_inventory(session: AsyncSession, product_id: uuid.UUID) -> InventoryItem | None:
-    """The product's inventory row, locked FOR UPDATE and read fresh."""
-    return (
-        await session.scalars(
-            select(InventoryItem)
-            .where(InventoryItem.product_id == product_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-    ).one_or_none()
-
-
-async def set_inventory(
-    session: AsyncSession, product_id: uuid.UUID, available_qty: int, low_stock_threshold: int
-) -> InventoryItem:
-    """Write the vendor's stock figures (reserved_qty is never client-set) and return the row."""
-    await session.execute(
-        insert(InventoryItem)
-        .values(product_id=product_id, available_qty=available_qty, low_stock_threshold=low_stock_threshold)
-        .on_conflict_do_update(
-            index_elements=[InventoryItem.product_id],
-            set_={
-                "available_qty": available_qty,
-                "low_stock_threshold": low_stock_threshold,
-                "updated_at": func.now(),
-            },
-        )
-    )
-    row = await session.get(InventoryItem, product_id, populate_existing=True)
-    assert row is not None
-    return row
-
-
-async def inventory_page(
-    session: AsyncSession, store_id: uuid.UUID, limit: int, cursor: SortCursor | None
-) -> list[Row[Any]]:
-    """limit + 1 of the store's inventory rows with sku and title, newest product first."""
-    where: list[ColumnElement[bool]] = [P.c.store_id == store_id]
-    if cursor is not None:
-        where.append(tuple_(P.c.created_at, P.c.id) < tuple_(literal(cursor.key), literal(cursor.id)))
-    query: Select[Any] = (
-        select(
-            P.c.id.label("product_id"),
-            P.c.sku,
-            P.c.title,
-            P.c.is_active,
-            P.c.created_at,
-            INV.c.available_qty,
-            INV.c.reserved_qty,
-            INV.c.low_stock_threshold,
-            INV.c.updated_at,
-        )
-        .join(INV, INV.c.product_id == P.c.id)
-        .where(*where)
-        .order_by(P.c.created_at.desc(), P.c.id.desc())
-        .limit(limit + 1)
-    )
-    return list((await session.execute(query)).all())
-
-
-@dataclass(frozen=True)
-class Reservation:
-    """What `reserve` did: per product whether it was reserved, and which products went low on it."""
-
-    reserved: dict[uuid.UUID, bool]
-    went_low: list[uuid.UUID]
-
-
-async def _move_stock(
-    session: AsyncSession, quantities: Mapping[uuid.UUID, int], *, available: int, reserved: int
-) -> list[tuple[uuid.UUID, bool]]:
-    """Move each product's qty into or out of `available_qty` and `reserved_qty` (the signs: +1 adds it,
-    -1 takes it, 0 leaves the column) in one statement, whatever the number of products; returns
-    (moved product id, went low) rows.
-
-    The `locked` CTE takes the row locks in ascending product id (the house lock order): its rows come
-    out of a sort and are locked as they leave it, and the update touches a row only once it has been
-    joined to its locked CTE row, so whatever plan Postgres picks, locks are taken in that order. The
-    update is conditional (the column that decreases must hold qty, rechecked on the newest row version
-    after a lock wait): a product without it is skipped instead of going negative, never
-    read-modify-write. A product "went low" when the move took its sellable stock from above its
-    low-stock threshold to at or below it.
-    """
-    ids = sorted(quantities)
-    if not ids:
-        return []
-    ids_param = bindparam("stock_ids", ids, type_=ARRAY(PgUUID()))
-    locked = (
-        select(INV.c.product_id)
-        .where(INV.c.product_id == func.any(ids_param))
-        .order_by(INV.c.product_id)
-        .with_for_update()
-        .cte("locked")
-        .prefix_with("MATERIALIZED")
-    )
-    wanted = (
-        func.unnest(ids_param, bindparam("stock_qtys", [quantities[i] for i in ids], type_=ARRAY(Integer())))
-        .table_valued("product_id", "qty")
-        .render_derived(name="wanted", with_types=False)
-    )
-    qty = wanted.c.qty
-    values: dict[str, Any] = {"updated_at": func.now()}
-    guards = []
-    for name, column, sign in (
-        ("available_qty", InventoryItem.available_qty, available),
-        ("reserved_qty", InventoryItem.reserved_qty, reserved),
-    ):
-        if sign > 0:
-            values[name] = column + qty
-        elif sign < 0:
-            values[name] = column - qty
-            guards.append(column >= qty)
-    # Only a move out of sellable stock can take it to its threshold: it was available_qty + qty before.
-    went_low = (
-        and_(
-            InventoryItem.available_qty <= InventoryItem.low_stock_threshold,
-            InventoryItem.available_qty + qty > InventoryItem.low_stock_threshold,
-        )
-        if available < 0
-        else false()
-    )
-    moved = await session.execute(
-        update(InventoryItem)
-        .where(
-            InventoryItem.product_id == locked.c.product_id,
-            InventoryItem.product_id == wanted.c.product_id,
-            *guards,
-        )
-        .values(values)
-        .returning(InventoryItem.product_id, went_low)
-    )
-    return [(row[0], bool(row[1])) for row in moved]
-
-
-async def reserve(session: AsyncSession, quantities: Mapping[uuid.UUID, int]) -> Reservation:
-    """Move stock from available to reserved (commerce.md §7.3); a product without the stock is not
-    reserved (False) instead of being oversold."""
-    moved = await _move_stock(session, quantities, available=-1, reserved=+1)
-    done = {product_id for product_id, _ in moved}
-    return Reservation(
-        reserved={product_id: product_id in done for product_id in sorted(quantities)},
-        went_low=sorted(product_id for product_id, low in moved if low),
-    )
-
-
-async def release(session: AsyncSession, quantities: Mapping[uuid.UUID, int]) -> list[uuid.UUID]:
-    """Move reserved stock back to available; products whose reservation did not cover the quantity
-    (an invariant breach, logged by the caller) are returned and left alone."""
-    moved = {
-        product_id for product_id, _ in await _move_stock(session, quantities, available=+1, reserved=-1)
-    }
-    return [product_id for product_id in sorted(quantities) if product_id not in moved]
-
-
-async def consume(session: AsyncSession, quantities: Mapping[uuid.UUID, int]) -> list[uuid.UUID]:
-    """Delivered stock leaves the reservation for good; products that could not be consumed are returned."""
-    moved = {product_id for product_id, _ in await _move_stock(session, quantities, available=0, reserved=-1)}
-    return [product_id for product_id in sorted(quantities) if product_id not in moved]
-
-
-async def stock_of(
-    session: AsyncSession, product_ids: Sequence[uuid.UUID]
-) -> list[tuple[Product, InventoryItem]]:
-    """Products with their inventory rows, in product id order (for low-stock notices)."""
-    rows = await session.execute(
-        select(Product, InventoryItem)
-        .join(InventoryItem, InventoryItem.product_id == Product.id)
-        .where(Product.id.in_(product_ids))
-        .order_by(Product.id)
-    )
-    return [(row[0], row[1]) for row in rows]
