@@ -19,19 +19,15 @@ from packfinderz.delivery.consumers import handle
 from packfinderz.delivery.service import auto_assign
 from packfinderz.events.consumer import load_consumers
 from packfinderz.kit.db import Database
+from tests.fixtures.db import audits, events, execute, ledger, rows, stock
 from tests.fixtures.factories import auth_headers, login_token
 from tests.fixtures.logs import LogCapture
-from tests.fixtures.processes import free_port
-from tests.orders.conftest import (
+from tests.fixtures.orders import (
     agent_post,
-    audits,
     beat,
     delivered,
-    events,
-    execute,
     in_transit,
     intent_row,
-    ledger,
     new_admin,
     new_agent,
     ok,
@@ -39,13 +35,9 @@ from tests.orders.conftest import (
     place,
     post,
     ready_order,
-    rows,
     snapshot,
-    stock,
 )
-from tests.platform.conftest import logs
-
-__all__ = ["logs"]
+from tests.fixtures.processes import free_port
 
 
 async def test_heartbeat_is_kept_120_seconds_and_logged(
