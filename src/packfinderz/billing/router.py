@@ -56,8 +56,12 @@ VendorWriter = Annotated[StoreCtx, Depends(_vendor_writer)]
 Pages = Annotated[PageParams, Depends(page_params)]
 
 
-def _key(request: Request) -> str:
-    return request.headers[HEADER].strip()
+async def _key(request: Request) -> str:
+    """The request's Idempotency-Key (validated by @idempotent), from which provider keys derive."""
+    return request.headers.get(HEADER, "").strip()
+
+
+CallerKey = Annotated[str, Depends(_key)]
 
 
 def _page(items: list[Any], cursor: str | None) -> dict[str, Any]:
@@ -278,7 +282,7 @@ async def get_subscription(
 async def create_subscription(
     *,
     body: SubscribeIn,
-    request: Request,
+    key: CallerKey,
     ctx: VendorWriter,
     session: DbSession,
     provider: Billing,
@@ -292,7 +296,7 @@ async def create_subscription(
         store=ctx.store,
         actor=_actor(ctx),
         body=body,
-        http_key=_key(request),
+        http_key=key,
     )
     return JSONResponse(
         {"data": created.subscription.model_dump(mode="json")}, status_code=201 if created.created else 200
@@ -354,13 +358,13 @@ methods_router = APIRouter(prefix="/api/v1/vendor/payment-methods", tags=["billi
 )
 @idempotent("critical")
 async def add_card(
-    body: CardIn, request: Request, ctx: VendorWriter, session: DbSession, provider: Billing
+    body: CardIn, key: CallerKey, ctx: VendorWriter, session: DbSession, provider: Billing
 ) -> dict[str, Any]:
     """The first card (or `is_default`) becomes the default; a sandbox `source_id` starting `sbx-decline`
     is declined."""
     return {
         "data": await service.add_card(
-            session, provider, store=ctx.store, actor=_actor(ctx), body=body, http_key=_key(request)
+            session, provider, store=ctx.store, actor=_actor(ctx), body=body, http_key=key
         )
     }
 
