@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import text
 
 from packfinderz.config import Settings
 from packfinderz.kit.db import Database
+from tests.fixtures.fake_square import FakeSquare, start_fake_square
 from tests.fixtures.factories import Account, admin_headers, idem, register_vendor
 
 PLAN: dict[str, Any] = {
@@ -61,14 +64,18 @@ async def add_card(
     )
 
 
-async def card(client: httpx.AsyncClient, vendor: Account, source_id: str = "cnon:card-ok", **body: Any) -> dict[str, Any]:
+async def card(
+    client: httpx.AsyncClient, vendor: Account, source_id: str = "cnon:card-ok", **body: Any
+) -> dict[str, Any]:
     response = await add_card(client, vendor, source_id, **body)
     assert response.status_code == 201, response.text
     data: dict[str, Any] = response.json()["data"]
     return data
 
 
-async def subscribe(client: httpx.AsyncClient, vendor: Account, key: str | None = None, **body: Any) -> httpx.Response:
+async def subscribe(
+    client: httpx.AsyncClient, vendor: Account, key: str | None = None, **body: Any
+) -> httpx.Response:
     return await client.post(
         "/api/v1/vendor/subscriptions", json=body, headers={**vendor.headers, **idem(key)}
     )
@@ -116,3 +123,31 @@ async def table_counts(db: Database) -> dict[str, int]:
 def error(response: httpx.Response) -> dict[str, Any]:
     body: dict[str, Any] = response.json()["error"]
     return body
+
+
+@pytest.fixture(scope="session")
+def fake_square_server() -> Iterator[FakeSquare]:
+    fake, server, thread = start_fake_square()
+    yield fake
+    server.should_exit = True
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def fake_square(fake_square_server: FakeSquare) -> FakeSquare:
+    """The fake Square API, emptied for this test."""
+    fake_square_server.reset()
+    return fake_square_server
+
+
+def square_settings(settings: Settings, fake: FakeSquare, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "billing_provider": "square",
+        "square_base_url": fake.url,
+        "square_access_token": SecretStr("sq-test-token"),
+        "square_location_id": "LOC1",
+        "square_webhook_signature_key": SecretStr("whsec-test"),
+        "square_webhook_url": "https://api.example.test/api/v1/webhooks/square",
+        **overrides,
+    }
+    return settings.model_copy(update=values)

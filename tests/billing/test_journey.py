@@ -38,7 +38,11 @@ async def test_register_verify_card_subscribe_fail_fix_cancel(
     response = await subscribe(client, vendor)
     assert response.status_code == 201, response.text
     sub = response.json()["data"]
-    assert (sub["status"], sub["billing_plan_id"], sub["cancel_at_period_end"]) == ("active", "starter_v1", False)
+    assert (sub["status"], sub["billing_plan_id"], sub["cancel_at_period_end"]) == (
+        "active",
+        "starter_v1",
+        False,
+    )
     assert await flag(db, vendor.store_id)
     assert await _visible(client, buyer, product["id"])
 
@@ -46,7 +50,9 @@ async def test_register_verify_card_subscribe_fail_fix_cancel(
     failed = await simulate(client, admin, sub["id"], "payment_failed")
     assert failed["status"] == "past_due"
     assert await _visible(client, buyer, product["id"])
-    charges = await rows(db, "SELECT status, amount_cents, type FROM charges WHERE store_id = :s", s=vendor.store_id)
+    charges = await rows(
+        db, "SELECT status, amount_cents, type FROM charges WHERE store_id = :s", s=vendor.store_id
+    )
     assert charges == [{"status": "failed", "amount_cents": 4999, "type": "subscription"}]
     await _grace_passes(db, sub["provider_subscription_id"], settings.billing_past_due_grace_days + 1)
     current = (await client.get("/api/v1/vendor/subscriptions", headers=vendor.headers)).json()["data"]
@@ -83,7 +89,9 @@ async def test_register_verify_card_subscribe_fail_fix_cancel(
     assert again.status_code == 201, again.text
     assert again.json()["data"]["id"] != sub["id"]
     assert await _visible(client, buyer, product["id"])
-    history = await rows(db, "SELECT status FROM subscriptions WHERE store_id = :s ORDER BY created_at", s=vendor.store_id)
+    history = await rows(
+        db, "SELECT status FROM subscriptions WHERE store_id = :s ORDER BY created_at", s=vendor.store_id
+    )
     assert [h["status"] for h in history] == ["canceled", "active"]
     actions = await rows(
         db,
