@@ -13,8 +13,8 @@ from sqlalchemy import text
 
 from packfinderz.config import Settings
 from packfinderz.kit.db import Database
-from tests.fixtures.fake_square import FakeSquare, start_fake_square
 from tests.fixtures.factories import Account, admin_headers, idem, register_vendor
+from tests.fixtures.fake_square import FakeSquare, start_fake_square
 
 PLAN: dict[str, Any] = {
     "id": "starter_v1",

@@ -95,7 +95,8 @@ async def test_register_verify_card_subscribe_fail_fix_cancel(
     assert [h["status"] for h in history] == ["canceled", "active"]
     actions = await rows(
         db,
-        "SELECT action FROM audit_logs WHERE action LIKE 'billing.%' AND actor_store_id = :s ORDER BY created_at",
+        "SELECT action FROM audit_logs WHERE action LIKE 'billing.%' AND actor_store_id = :s "
+        "ORDER BY created_at",
         s=vendor.store_id,
     )
     assert [a["action"] for a in actions] == [

@@ -69,7 +69,8 @@ async def test_card_subscription_actions_and_payment(square: SquareProvider, fak
     assert fake_square.calls("POST /v2/cards")[0].body["idempotency_key"] == "card-1"
 
     sub = await square.create_subscription(customer.id, card.id, "plan-var", "sub-1")
-    assert sub["status"] == "ACTIVE" and sub["actions"] == []
+    assert sub["status"] == "ACTIVE"
+    assert sub["actions"] == []
     assert fake_square.calls("POST /v2/subscriptions")[0].body["location_id"] == "LOC1"
     canceled = await square.cancel(sub["id"])
     assert [a["type"] for a in canceled["actions"]] == ["CANCEL"]
@@ -85,7 +86,8 @@ async def test_card_subscription_actions_and_payment(square: SquareProvider, fak
     payment = await square.create_payment(1234, customer.id, card.id, "usage-1", "usage-1-1")
     assert (payment.status, payment.amount_cents) == ("COMPLETED", 1234)
     again = await square.create_payment(1234, customer.id, card.id, "usage-1", "usage-1-1")
-    assert again.id == payment.id and len(fake_square.payments) == 1
+    assert again.id == payment.id
+    assert len(fake_square.payments) == 1
 
     await square.disable_card(card.id)
     await square.disable_card("ccof_unknown")  # not found is fine
@@ -130,7 +132,8 @@ async def test_a_timeout_is_retried_once_with_the_same_key(
     sub = await square.create_subscription(customer.id, "ccof_x", "plan-var", "sub-key-1")
     calls = fake_square.calls("POST /v2/subscriptions")
     assert [c.body["idempotency_key"] for c in calls] == ["sub-key-1", "sub-key-1"]
-    assert len(fake_square.subscriptions) == 1 and sub["id"] in fake_square.subscriptions
+    assert len(fake_square.subscriptions) == 1
+    assert sub["id"] in fake_square.subscriptions
 
     fake_square.fail("POST /v2/subscriptions", "timeout", times=2)
     with pytest.raises(DependencyError):
