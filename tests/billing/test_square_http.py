@@ -3,6 +3,7 @@ and the Square webhook (signature, replay, concurrent duplicate, out of order, s
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from pathlib import Path
@@ -128,7 +129,7 @@ async def test_a_declined_card_is_a_422_with_the_provider_code_and_stores_nothin
 async def test_bad_or_missing_signature_is_401_and_records_nothing(
     client: httpx.AsyncClient, redis: Redis, fake_square: FakeSquare, admin: dict[str, str], db: Database
 ) -> None:
-    vendor, sub = await subscribed_vendor(client, admin, fake_square)
+    _vendor, sub = await subscribed_vendor(client, admin, fake_square)
     fake_square.subscriptions[sub["provider_subscription_id"]]["status"] = "CANCELED"
     event = subscription_event(sub["provider_subscription_id"], event_id="evt-bad-sig")
     for signature in (
@@ -145,7 +146,7 @@ async def test_bad_or_missing_signature_is_401_and_records_nothing(
 async def test_replay_has_one_effect_and_a_concurrent_duplicate_is_409(
     client: httpx.AsyncClient, redis: Redis, fake_square: FakeSquare, admin: dict[str, str], db: Database
 ) -> None:
-    vendor, sub = await subscribed_vendor(client, admin, fake_square)
+    _vendor, sub = await subscribed_vendor(client, admin, fake_square)
     provider_id = sub["provider_subscription_id"]
     event = invoice_event("invoice.payment_made", "inv-1", provider_id, 4999, event_id="evt-1")
     gets_before = len(fake_square.calls(f"GET /v2/subscriptions/{provider_id}"))
@@ -169,9 +170,8 @@ async def test_replay_has_one_effect_and_a_concurrent_duplicate_is_409(
 async def test_concurrent_deliveries_of_one_event_apply_once(
     client: httpx.AsyncClient, fake_square: FakeSquare, admin: dict[str, str], db: Database
 ) -> None:
-    import asyncio
 
-    vendor, sub = await subscribed_vendor(client, admin, fake_square)
+    _vendor, sub = await subscribed_vendor(client, admin, fake_square)
     event = invoice_event(
         "invoice.payment_made", "inv-c", sub["provider_subscription_id"], 4999, event_id="evt-c"
     )
