@@ -104,17 +104,21 @@ class SquareProvider:
             SquareEnvironment.PRODUCTION if settings.square_env == "production" else SquareEnvironment.SANDBOX
         )
         self._location_id = settings.square_location_id or ""
+        self._http = http_client or httpx.AsyncClient(timeout=timeout)
         self._client = AsyncSquare(
             base_url=settings.square_base_url or None,
             environment=environment,
             token=token,
             timeout=timeout,
-            httpx_client=http_client or httpx.AsyncClient(timeout=timeout),
+            httpx_client=self._http,
             version=SQUARE_VERSION,
         )
 
     async def probe(self) -> None:
         return None
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
 
     async def _call(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
         """Run one SDK call: one same-key retry on network errors, errors mapped, metric and log."""
