@@ -269,7 +269,7 @@ async def record_invoice(
     store_id = (
         row.store_id
         if row
-        else await store_for_customer(session, invoice.get("primary_recipient", {}).get("customer_id"))
+        else await store_for_customer(session, (invoice.get("primary_recipient") or {}).get("customer_id"))
     )
     if store_id is None:
         return None
@@ -283,5 +283,5 @@ async def record_invoice(
         subscription_id=row.id if row else None,
         description="Subscription",
         failure_reason=failure_reason,
-        billed_at=at,
+        billed_at=at if paid else None,
     )
