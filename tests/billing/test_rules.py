@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import pytest
 from redis.asyncio import Redis
 from sqlalchemy import text
 
@@ -46,34 +44,6 @@ async def sandbox(db: Database, object_id: str) -> dict[str, Any]:
 async def sandbox_counts(db: Database) -> dict[str, int]:
     found = await rows(db, "SELECT kind, count(*) AS n FROM billing_sandbox_objects GROUP BY kind")
     return {r["kind"]: int(r["n"]) for r in found}
-
-
-@pytest.fixture
-async def failing_insert(db: Database) -> AsyncIterator[Any]:
-    """`arm(table)` makes every INSERT into the table fail (a database write failing after the provider
-    call); the trigger is dropped after the test."""
-    armed: list[str] = []
-
-    async def arm(table: str) -> None:
-        async with db.transaction() as session:
-            await session.execute(
-                text(
-                    "CREATE OR REPLACE FUNCTION pf_test_fail_insert() RETURNS trigger LANGUAGE plpgsql AS "
-                    "$$ BEGIN RAISE EXCEPTION 'simulated database failure'; END; $$"
-                )
-            )
-            await session.execute(
-                text(
-                    f"CREATE TRIGGER pf_test_fail_insert BEFORE INSERT ON {table} "
-                    "FOR EACH ROW EXECUTE FUNCTION pf_test_fail_insert()"
-                )
-            )
-        armed.append(table)
-
-    yield arm
-    async with db.transaction() as session:
-        for table in armed:
-            await session.execute(text(f"DROP TRIGGER IF EXISTS pf_test_fail_insert ON {table}"))
 
 
 # --- compensation -----------------------------------------------------------------------------------

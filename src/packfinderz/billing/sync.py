@@ -183,7 +183,7 @@ async def upsert_subscription(
         row.updated_at = datetime.now(UTC)
     await session.flush()
     changed = await apply_flag_rule(session, row.store_id)
-    log.info("billing.subscription_synced", provider="billing", operation="sync",
+    log.info("billing.subscription_synced", operation="sync",
              provider_object_id=provider_id, status=row.status, store_id=str(row.store_id))  # fmt: skip
     return SyncResult(row, changed)
 
