@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from packfinderz import __version__
 from packfinderz.api import include_routers
+from packfinderz.billing.provider import provider_for
 from packfinderz.config import Settings, load_settings
 from packfinderz.events.registry import TOPICS
 from packfinderz.health.checks import Check, Readiness, postgres_check, redis_check
@@ -40,6 +41,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.redis = redis
     storage = create_storage(settings)
     app.state.storage = storage
+    app.state.billing = provider_for(settings, database)
     chain = migrations.revision_chain()
     readiness: Readiness = app.state.readiness
     readiness.add(postgres_check(database, chain))
@@ -63,9 +65,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             except Exception as exc:
                 # The api keeps serving so /health/ready can say what is wrong (issue #2 decision).
                 log.error("startup.resource_unavailable", resource=name, error=type(exc).__name__)
+        # The billing provider is checked without a call (platform.md §2): its name is logged.
+        log.info("startup.resource_ok", resource="billing", provider=app.state.billing.name, latency_ms=0)
         log.info("api.ready", env=settings.env, instance=settings.instance, version=__version__)
         yield
     finally:
+        await app.state.billing.aclose()
         await events.close()
         await redis.aclose()
         await database.dispose()
