@@ -3,6 +3,14 @@
 from packfinderz.models.ads import Ad, AdCreative, AdDailyRollup
 from packfinderz.models.audit import AuditLog
 from packfinderz.models.base import Base
+from packfinderz.models.billing import (
+    BillingPlan,
+    BillingSandboxObject,
+    Charge,
+    PaymentMethod,
+    Subscription,
+    UsageCharge,
+)
 from packfinderz.models.cart import CartItem, CartRecord, CartVendorGroup
 from packfinderz.models.catalog import (
     CatalogVersion,
@@ -27,10 +35,13 @@ __all__ = [
     "AdminNotification",
     "AuditLog",
     "Base",
+    "BillingPlan",
+    "BillingSandboxObject",
     "CartItem",
     "CartRecord",
     "CartVendorGroup",
     "CatalogVersion",
+    "Charge",
     "InventoryItem",
     "LedgerEvent",
     "License",
@@ -42,11 +53,14 @@ __all__ = [
     "OutboxDLQ",
     "OutboxEvent",
     "PaymentIntent",
+    "PaymentMethod",
     "Product",
     "ProductMedia",
     "ProductVolumeDiscount",
     "Store",
     "StoreMembership",
+    "Subscription",
+    "UsageCharge",
     "User",
     "VendorOrder",
 ]
