@@ -29,7 +29,9 @@ __all__ = ["OKC", "create_product", "execute", "rows", "scalar", "vendor_at", "v
 DEST = "https://vendor.example.com/landing"
 
 
-async def ad_media(db: Database, vendor: Account, *, status: str = "uploaded", kind: str = "ads") -> uuid.UUID:
+async def ad_media(
+    db: Database, vendor: Account, *, status: str = "uploaded", kind: str = "ads"
+) -> uuid.UUID:
     """A media row of the vendor (uploaded `ads` image with a public URL unless told otherwise)."""
     media_id = uuid.uuid4()
     key = f"{vendor.store_id}/{kind}/{media_id}.png"

@@ -25,7 +25,14 @@ from tests.ads.conftest import (
     verified_buyer,
 )
 from tests.checkout.conftest import staff_member
-from tests.fixtures.factories import idem, invite, login, register_vendor, set_store_kyc, set_subscription_active
+from tests.fixtures.factories import (
+    idem,
+    invite,
+    login,
+    register_vendor,
+    set_store_kyc,
+    set_subscription_active,
+)
 from tests.fixtures.factories import switch_store as switch
 
 
@@ -147,7 +154,9 @@ async def test_creative_media_rules(client: httpx.AsyncClient, db: Database) -> 
     assert await count_rows(db, "media_attachments") == 0
 
 
-async def test_activation_needs_subscription_and_verified_kyc(client: httpx.AsyncClient, db: Database) -> None:
+async def test_activation_needs_subscription_and_verified_kyc(
+    client: httpx.AsyncClient, db: Database
+) -> None:
     vendor = await vendor_at(client, db)
     assert vendor.store_id is not None
     await set_subscription_active(db, vendor.store_id, False)
@@ -182,7 +191,9 @@ async def test_lifecycle_transitions(client: httpx.AsyncClient, db: Database) ->
     _error(await _patch(client, vendor, ad["id"], {"status": None}), 400)
 
 
-async def test_patch_fields_and_creatives_replace_and_reconcile(client: httpx.AsyncClient, db: Database) -> None:
+async def test_patch_fields_and_creatives_replace_and_reconcile(
+    client: httpx.AsyncClient, db: Database
+) -> None:
     vendor = await vendor_at(client, db)
     first, second = await ad_media(db, vendor), await ad_media(db, vendor)
     ad = await create_ad(client, vendor, creatives=[{"media_id": str(first), "destination_url": DEST}])
@@ -259,14 +270,18 @@ async def test_list_filters_total_and_pages(client: httpx.AsyncClient, db: Datab
         _error(await client.get("/api/v1/vendor/ads", params=params, headers=vendor.headers), 400)
 
 
-async def test_detail_has_analytics_and_range_rules(client: httpx.AsyncClient, db: Database, redis: Redis) -> None:
+async def test_detail_has_analytics_and_range_rules(
+    client: httpx.AsyncClient, db: Database, redis: Redis
+) -> None:
     vendor = await vendor_at(client, db)
     ad = await create_ad(client, vendor, bid_cents=1500, daily_budget_cents=100)
     today = datetime.now(UTC).strftime("%Y%m%d")
     await redis.set(f"pf:ads:imps:{ad['id']}:{today}", 40)
     await redis.set(f"pf:ads:clicks:{ad['id']}:{today}", 2)
     await redis.set(f"pf:ads:spend:{ad['id']}:{today}", 60_000)
-    response = await client.get(f"/api/v1/vendor/ads/{ad['id']}", params={"preset": "7d"}, headers=vendor.headers)
+    response = await client.get(
+        f"/api/v1/vendor/ads/{ad['id']}", params={"preset": "7d"}, headers=vendor.headers
+    )
     assert response.status_code == 200, response.text
     data = response.json()["data"]
     assert data["ad"]["id"] == ad["id"]
@@ -290,7 +305,9 @@ async def test_detail_has_analytics_and_range_rules(client: httpx.AsyncClient, d
     ):
         _error(await client.get(f"/api/v1/vendor/ads/{ad['id']}", params=params, headers=vendor.headers), 400)
     custom = await client.get(
-        f"/api/v1/vendor/ads/{ad['id']}", params={"from": "2026-01-01", "to": "2026-01-03"}, headers=vendor.headers
+        f"/api/v1/vendor/ads/{ad['id']}",
+        params={"from": "2026-01-01", "to": "2026-01-03"},
+        headers=vendor.headers,
     )
     assert custom.status_code == 200, custom.text
 
@@ -311,12 +328,17 @@ async def test_roles_types_and_tenancy(client: httpx.AsyncClient, db: Database) 
     assert listed["items"] == [] and listed["total"] == 0
     staff = await staff_member(client, vendor)
     _error(await post_ad(client, staff, ad_body(vendor)), 403)
-    _error(await client.patch(f"/api/v1/vendor/ads/{ad['id']}", json={"bid_cents": 1}, headers=staff.headers), 403)
+    _error(
+        await client.patch(f"/api/v1/vendor/ads/{ad['id']}", json={"bid_cents": 1}, headers=staff.headers),
+        403,
+    )
     _error(await client.delete(f"/api/v1/vendor/ads/{ad['id']}", headers=staff.headers), 403)
     assert (await client.get(f"/api/v1/vendor/ads/{ad['id']}", headers=staff.headers)).status_code == 200
     manager_account = await register_vendor(client)
     await invite(client, vendor, email=manager_account.email, role="manager")
-    manager = await switch(client, await login(client, manager_account.email, manager_account.password), vendor.store_id)  # type: ignore[arg-type]
+    manager = await switch(
+        client, await login(client, manager_account.email, manager_account.password), vendor.store_id
+    )  # type: ignore[arg-type]
     assert (await _patch(client, manager, ad["id"], {"bid_cents": 11})).status_code == 200
     buyer = await verified_buyer(client, db)
     _error(await client.get("/api/v1/vendor/ads", headers=buyer.headers), 403)
