@@ -65,9 +65,12 @@ async def test_highest_bid_wins_and_tokens_carry_the_serve(
     assert (view.event_type, click.event_type) == ("impression", "click")
     assert view.token_id != click.token_id
     for token in (view, click):
-        assert str(token.ad_id) == high["id"] and str(token.creative_id) == first["id"]
-        assert token.buyer_store_id == buyer.store_id and token.request_id == served["request_id"]
-        assert token.bid_cents == 30 and token.destination_url == DEST
+        assert str(token.ad_id) == high["id"]
+        assert str(token.creative_id) == first["id"]
+        assert token.buyer_store_id == buyer.store_id
+        assert token.request_id == served["request_id"]
+        assert token.bid_cents == 30
+        assert token.destination_url == DEST
         assert timedelta(days=29, hours=23) < token.expires_at - token.occurred_at <= timedelta(days=30)
     # Another placement has nothing; a vendor cannot ask; a bad placement is a 400.
     assert await serve(client, buyer, "hero") is None
@@ -103,7 +106,8 @@ async def test_hidden_vendors_are_never_served(client: httpx.AsyncClient, db: Da
     far = await vendor_at(client, db, TULSA)
     for vendor in (unverified, unsubscribed, other_state, far):
         await create_ad(client, vendor, bid_cents=100)
-    assert unverified.store_id and unsubscribed.store_id
+    assert unverified.store_id
+    assert unsubscribed.store_id
     await set_store_kyc(db, unverified.store_id, "suspended")
     await set_subscription_active(db, unsubscribed.store_id, False)
     await set_radius(db, far.store_id, 50_000)  # Tulsa is ~159 km from the buyer in Oklahoma City
@@ -111,11 +115,13 @@ async def test_hidden_vendors_are_never_served(client: httpx.AsyncClient, db: Da
         assert await serve(client, buyer) is None
     await set_radius(db, far.store_id, 0)  # statewide: visible again
     served = await serve(client, buyer)
-    assert served is not None and served["target_id"] == str(far.store_id)
+    assert served is not None
+    assert served["target_id"] == str(far.store_id)
     # A buyer in Tulsa sees the Tulsa vendor; the Dallas vendor stays hidden from Oklahoma buyers.
     tulsa_buyer = await buyer_at(client, TULSA)
     found = await serve(client, tulsa_buyer)
-    assert found is not None and found["target_id"] == str(far.store_id)
+    assert found is not None
+    assert found["target_id"] == str(far.store_id)
 
 
 async def test_only_running_ads_with_live_targets(client: httpx.AsyncClient, db: Database) -> None:
@@ -173,6 +179,7 @@ async def test_redis_down_serves_nothing(
     assert await serve(client, buyer) is not None
     break_ads_redis(app, dead_redis)
     response = await client.get("/api/v1/ads/serve", params={"placement": "store"}, headers=buyer.headers)
-    assert response.status_code == 200 and response.json() == {"data": None}
+    assert response.status_code == 200
+    assert response.json() == {"data": None}
     metrics = (await client.get("/metrics")).text
     assert 'packfinderz_ads_serve_total{placement="store",result="redis_unavailable"}' in metrics

@@ -42,7 +42,8 @@ async def test_impression_counts_once_per_request(
     _, buyer, served = await _served(client, db, bid_cents=40)
     for _ in range(3):
         response = await impression(client, buyer, served)
-        assert response.status_code == 200 and response.json() == {"data": None}
+        assert response.status_code == 200
+        assert response.json() == {"data": None}
     assert await counter(redis, "imps", served["ad_id"]) == 1
     assert await counter(redis, "spend", served["ad_id"]) == 40
     ttl = await redis.ttl(f"pf:ads:imps:{served['ad_id']}:{datetime.now(UTC).strftime('%Y%m%d')}")
@@ -96,7 +97,8 @@ async def test_stale_and_no_longer_running_are_not_counted(
         "click_token": mint_token(settings, served, buyer.store_id, occurred_at=old, event_type="click"),
     }
     redirect = await click(client, buyer, stale_click)
-    assert redirect.status_code == 302 and redirect.headers["location"] == DEST
+    assert redirect.status_code == 302
+    assert redirect.headers["location"] == DEST
     await set_ad(db, served["ad_id"], status="paused")
     assert (await impression(client, buyer, served)).status_code == 200
     assert (await click(client, buyer, served)).status_code == 302
@@ -179,7 +181,8 @@ async def test_redis_down_fails_closed(
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "DEPENDENCY_ERROR"
     redirect = await click(client, buyer, served)
-    assert redirect.status_code == 302 and redirect.headers["location"] == DEST
+    assert redirect.status_code == 302
+    assert redirect.headers["location"] == DEST
     app.dependency_overrides.clear()
     assert await counter(redis, "imps", served["ad_id"]) == 0
     assert await counter(redis, "clicks", served["ad_id"]) == 0

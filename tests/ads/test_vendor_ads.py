@@ -66,9 +66,12 @@ async def test_create_writes_ad_creatives_and_attachments_in_one_go(
         ],
     )
     assert ad["status"] == "active"
-    assert ad["placement"] == "hero" and ad["target_type"] == "product" and ad["target_id"] == product["id"]
+    assert ad["placement"] == "hero"
+    assert ad["target_type"] == "product"
+    assert ad["target_id"] == product["id"]
     assert ad["budget_state"] == "available"
-    assert ad["paused_reason"] is None and ad["ends_at"] is None
+    assert ad["paused_reason"] is None
+    assert ad["ends_at"] is None
     assert [c["headline"] for c in ad["creatives"]] == ["One", None]
     assert ad["creatives"][0]["media_id"] == str(media)
     assert ad["creatives"][0]["media_url"].endswith(".png")
@@ -253,7 +256,9 @@ async def test_list_filters_total_and_pages(client: httpx.AsyncClient, db: Datab
     await create_ad(client, other)
     response = await client.get("/api/v1/vendor/ads", params={"limit": 2}, headers=vendor.headers)
     page = response.json()["data"]
-    assert page["total"] == 4 and len(page["items"]) == 2 and page["next_cursor"]
+    assert page["total"] == 4
+    assert len(page["items"]) == 2
+    assert page["next_cursor"]
     rest = await client.get(
         "/api/v1/vendor/ads", params={"limit": 2, "cursor": page["next_cursor"]}, headers=vendor.headers
     )
@@ -265,7 +270,8 @@ async def test_list_filters_total_and_pages(client: httpx.AsyncClient, db: Datab
         ({"target_type": "product", "target_id": product["id"]}, [product_ad["id"]]),
     ):
         found = (await client.get("/api/v1/vendor/ads", params=params, headers=vendor.headers)).json()["data"]
-        assert [a["id"] for a in found["items"]] == expected and found["total"] == len(expected)
+        assert [a["id"] for a in found["items"]] == expected
+        assert found["total"] == len(expected)
     for params in ({"status": "gone"}, {"placement": "x"}, {"limit": 0}, {"cursor": "!!"}):
         _error(await client.get("/api/v1/vendor/ads", params=params, headers=vendor.headers), 400)
 
@@ -288,7 +294,9 @@ async def test_detail_has_analytics_and_range_rules(
     metrics = data["analytics"]["metrics"]
     # 60 000 millicents = 60 ¢ of raw spend; one more 1 500-millicent impression still fits the 100 ¢ budget.
     assert (metrics["impressions"], metrics["clicks"], metrics["spend_cents"]) == (40, 2, 60)
-    assert metrics["ctr"] == 0.05 and metrics["cpc_cents"] == 30 and metrics["cpm_cents"] == 1500
+    assert metrics["ctr"] == 0.05
+    assert metrics["cpc_cents"] == 30
+    assert metrics["cpm_cents"] == 1500
     assert len(data["analytics"]["series"]) in (7, 8)
     assert data["analytics"]["series"][-1]["impressions"] == 40
     assert data["ad"]["budget_state"] == "available"
@@ -325,7 +333,8 @@ async def test_roles_types_and_tenancy(client: httpx.AsyncClient, db: Database) 
         response = await client.request(method, path, json=body, headers=other.headers)
         assert _error(response, 404)["code"] == "NOT_FOUND"
     listed = (await client.get("/api/v1/vendor/ads", headers=other.headers)).json()["data"]
-    assert listed["items"] == [] and listed["total"] == 0
+    assert listed["items"] == []
+    assert listed["total"] == 0
     staff = await staff_member(client, vendor)
     _error(await post_ad(client, staff, ad_body(vendor)), 403)
     _error(
