@@ -11,8 +11,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.retry import Retry
 from sqlalchemy import text
 
 from packfinderz.ads import tokens
@@ -37,8 +37,8 @@ async def ad_media(
     key = f"{vendor.store_id}/{kind}/{media_id}.png"
     await execute(
         db,
-        "INSERT INTO media (id, store_id, user_id, kind, status, storage_key, file_name, mime_type, size_bytes, "
-        "public_url) VALUES (:id, :s, :u, :k, :st, :key, 'banner.png', 'image/png', 10, :url)",
+        "INSERT INTO media (id, store_id, user_id, kind, status, storage_key, file_name, mime_type, "
+        "size_bytes, public_url) VALUES (:id, :s, :u, :k, :st, :key, 'banner.png', 'image/png', 10, :url)",
         id=media_id,
         s=vendor.store_id,
         u=vendor.user_id,

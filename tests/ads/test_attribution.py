@@ -34,7 +34,8 @@ async def test_served_and_clicked_ads_end_on_the_order_and_its_line(
     await create_ad(client, vendor, placement="product", target_type="product", target_id=product["id"])
     store_ad = await serve(client, buyer, "store")
     product_ad = await serve(client, buyer, "product")
-    assert store_ad is not None and product_ad is not None
+    assert store_ad is not None
+    assert product_ad is not None
     assert (await click(client, buyer, store_ad)).status_code == 302
     tokens = [store_ad["view_token"], store_ad["click_token"], product_ad["view_token"]]
     cart = await quote(client, buyer, line(product, 2), line(other_product, 1), ad_tokens=tokens)
@@ -58,7 +59,8 @@ async def test_bad_tokens_never_fail_a_quote_or_checkout(
     await create_ad(client, vendor)
     served = await serve(client, buyer, "store")
     theirs = await serve(client, other_buyer, "store")
-    assert served is not None and theirs is not None
+    assert served is not None
+    assert theirs is not None
     now = datetime.now(UTC)
     expired = mint_token(
         settings,

@@ -1,4 +1,4 @@
-"""The budget is never overspent (money-ads-analytics.md §2.6): concurrent impressions from two api instances."""
+"""The budget is never overspent (money-ads-analytics.md §2.6): concurrent impressions, two api instances."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import asyncio
 from collections import Counter
 from datetime import UTC, datetime
 
-import httpx
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
@@ -43,7 +42,8 @@ async def test_concurrent_impressions_from_two_instances_never_overspend(
             buyer = buyers[index % 2]
             client = first if index % 2 else second
             found = await serve(client, buyer)
-            assert found is not None and found["ad_id"] == ad["id"]
+            assert found is not None
+            assert found["ad_id"] == ad["id"]
             served.append((buyer, found))
         assert len({s["request_id"] for _, s in served}) == 20 * n
         counted_before, over_before = _tracked("counted"), _tracked("over_budget")

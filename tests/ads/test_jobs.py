@@ -1,4 +1,4 @@
-"""Cron `ad-daily-rollup` and `ad-usage-billing` (money-ads-analytics.md §2.8, §2.9): once per day, billed once."""
+"""Cron `ad-daily-rollup` and `ad-usage-billing` (money-ads-analytics.md §2.8, §2.9): each day billed once."""
 
 from __future__ import annotations
 
@@ -141,7 +141,8 @@ async def test_rollup_and_billing_twice_bill_each_store_day_once(
     assert await run_usage_billing(db, provider, today) == {"billed": 2, "failed": 0, "skipped": 0}
     assert await run_usage_billing(db, provider, today) == {"billed": 0, "failed": 0, "skipped": 0}
     payments = await sandbox_payments(db)
-    assert len(payments) == 2 and {p["status"] for p in payments} == {"COMPLETED"}
+    assert len(payments) == 2
+    assert {p["status"] for p in payments} == {"COMPLETED"}
     charges = await rows(db, "SELECT * FROM charges ORDER BY amount_cents")
     assert [(c["type"], c["status"], c["amount_cents"]) for c in charges] == [
         ("ad_spend", "succeeded", 2),
@@ -287,4 +288,5 @@ async def test_rollup_expires_ended_ads_and_counts_real_impressions(
     ]
     spec, fn = jobs["ad-usage-billing"]
     billing = await run_job(spec, fn, settings=settings, db=db, redis=redis)
-    assert billing.result == "success" and billing.counts == {"billed": 0, "failed": 0, "skipped": 1}
+    assert billing.result == "success"
+    assert billing.counts == {"billed": 0, "failed": 0, "skipped": 1}

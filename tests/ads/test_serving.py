@@ -1,4 +1,4 @@
-"""GET /api/v1/ads/serve (money-ads-analytics.md §2.4, §2.5): candidates, the gate, budgets, tie-break, tokens."""
+"""GET /api/v1/ads/serve (money-ads-analytics.md §2.4, §2.5): the gate, budgets, tie-break, tokens."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`/api/v1/vendor/ads` (money-ads-analytics.md §2.2, §2.3): create, list, detail, lifecycle, archive, refusals."""
+"""`/api/v1/vendor/ads` (money-ads-analytics.md §2.2, §2.3): create, list, detail, lifecycle, refusals."""
 
 from __future__ import annotations
 
@@ -345,9 +345,9 @@ async def test_roles_types_and_tenancy(client: httpx.AsyncClient, db: Database) 
     assert (await client.get(f"/api/v1/vendor/ads/{ad['id']}", headers=staff.headers)).status_code == 200
     manager_account = await register_vendor(client)
     await invite(client, vendor, email=manager_account.email, role="manager")
-    manager = await switch(
-        client, await login(client, manager_account.email, manager_account.password), vendor.store_id
-    )  # type: ignore[arg-type]
+    assert vendor.store_id is not None
+    signed_in = await login(client, manager_account.email, manager_account.password)
+    manager = await switch(client, signed_in, vendor.store_id)
     assert (await _patch(client, manager, ad["id"], {"bid_cents": 11})).status_code == 200
     buyer = await verified_buyer(client, db)
     _error(await client.get("/api/v1/vendor/ads", headers=buyer.headers), 403)
