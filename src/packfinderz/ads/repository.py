@@ -19,7 +19,6 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -142,7 +141,7 @@ async def own_active_product(session: AsyncSession, store_id: uuid.UUID, product
 
 @dataclass(frozen=True)
 class Candidate:
-    """An active ad of the placement that passed the gate, with its first creative."""
+    """An active ad of the placement, with at least one creative, whose vendor passed the gate."""
 
     ad_id: uuid.UUID
     placement: str
@@ -150,47 +149,15 @@ class Candidate:
     target_id: uuid.UUID
     bid_cents: int
     daily_budget_cents: int
-    creative_id: uuid.UUID
-    media_url: str | None
-    destination_url: str
-    headline: str | None
-    body: str | None
 
 
 def _candidates_statement() -> Any:
-    first = (
-        select(
-            AdCreative.id.label("creative_id"),
-            AdCreative.media_id,
-            AdCreative.destination_url,
-            AdCreative.headline,
-            AdCreative.body,
-        )
-        .where(AdCreative.ad_id == Ad.id)
-        .order_by(AdCreative.created_at, AdCreative.id)
-        .limit(1)
-        .lateral("first_creative")
-    )
     now = bindparam("now", type_=DateTime(timezone=True))
     lat, lng = bindparam("lat", type_=Float), bindparam("lng", type_=Float)
+    has_creative = select(literal(1)).where(AdCreative.ad_id == Ad.id).exists()
     return (
-        select(
-            Ad.id,
-            Ad.placement,
-            Ad.target_type,
-            Ad.target_id,
-            Ad.bid_cents,
-            Ad.daily_budget_cents,
-            first.c.creative_id,
-            func.nullif(Media.public_url, "").label("media_url"),
-            Media.status.label("media_status"),
-            first.c.destination_url,
-            first.c.headline,
-            first.c.body,
-        )
+        select(Ad.id, Ad.placement, Ad.target_type, Ad.target_id, Ad.bid_cents, Ad.daily_budget_cents)
         .join(Store, Store.id == Ad.store_id)
-        .join(first, true())
-        .outerjoin(Media, Media.id == first.c.media_id)
         .outerjoin(Product, and_(Ad.target_type == "product", Product.id == Ad.target_id))
         .where(
             Ad.status == "active",
@@ -198,6 +165,7 @@ def _candidates_statement() -> Any:
             or_(Ad.starts_at.is_(None), Ad.starts_at <= now),
             or_(Ad.ends_at.is_(None), Ad.ends_at >= now),
             or_(Ad.target_type != "product", and_(Product.is_active, Product.store_id == Ad.store_id)),
+            has_creative,
             # The vendor visibility gate of commerce.md §3, with the buyer's own state and position.
             Store.type == "vendor",
             Store.kyc_status == "verified",
@@ -231,22 +199,24 @@ async def serve_candidates(
             "lng": buyer.lng,
         },
     )
-    return [
-        Candidate(
-            ad_id=r.id,
-            placement=r.placement,
-            target_type=r.target_type,
-            target_id=r.target_id,
-            bid_cents=r.bid_cents,
-            daily_budget_cents=r.daily_budget_cents,
-            creative_id=r.creative_id,
-            media_url=r.media_url if r.media_status in READABLE_STATUSES else None,
-            destination_url=r.destination_url,
-            headline=r.headline,
-            body=r.body,
+    return [Candidate(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+
+async def first_creative(session: AsyncSession, ad_id: uuid.UUID) -> CreativeRow | None:
+    """The ad's first creative (by `created_at, id`) with its media URL; the one a serve shows."""
+    row = (
+        await session.execute(
+            select(AdCreative, Media.status, func.nullif(Media.public_url, ""))
+            .outerjoin(Media, Media.id == AdCreative.media_id)
+            .where(AdCreative.ad_id == ad_id)
+            .order_by(AdCreative.created_at, AdCreative.id)
+            .limit(1)
         )
-        for r in rows
-    ]
+    ).first()
+    if row is None:
+        return None
+    creative, status, url = row
+    return CreativeRow(creative, url if status in READABLE_STATUSES else None)
 
 
 # --- lifecycle from jobs and billing ------------------------------------------------------------------

@@ -23,7 +23,7 @@ from packfinderz.ads.schemas import ServedAd, ServedCreative
 from packfinderz.auth.deps import StoreCtx
 from packfinderz.config import Settings
 from packfinderz.kit.errors import DependencyError, ValidationFailed
-from packfinderz.models.ads import Ad
+from packfinderz.models.ads import Ad, AdCreative
 
 log = structlog.get_logger("ads")
 
@@ -55,13 +55,19 @@ def pick(
 
 
 def _mint_pair(
-    settings: Settings, winner: Candidate, buyer_id: uuid.UUID, request_id: str, now: datetime
+    settings: Settings,
+    *,
+    winner: Candidate,
+    creative: AdCreative,
+    buyer_id: uuid.UUID,
+    request_id: str,
+    now: datetime,
 ) -> tuple[str, str]:
     secret = settings.effective_ads_token_secret
     expires = now + timedelta(days=settings.ads_token_ttl_days)
     common = {
         "ad_id": winner.ad_id,
-        "creative_id": winner.creative_id,
+        "creative_id": creative.id,
         "placement": winner.placement,
         "target_type": winner.target_type,
         "target_id": winner.target_id,
@@ -70,7 +76,7 @@ def _mint_pair(
         "expires_at": expires,
         "request_id": request_id,
         "bid_cents": winner.bid_cents,
-        "destination_url": winner.destination_url,
+        "destination_url": creative.destination_url,
     }
     view = tokens.mint(secret, {**common, "token_id": uuid.uuid4(), "event_type": "impression"})
     click = tokens.mint(secret, {**common, "token_id": uuid.uuid4(), "event_type": "click"})
@@ -95,10 +101,14 @@ async def serve(
         log.warning("ads.serve.redis_unavailable", placement=placement, error=type(exc).__name__)
         return None
     winner = pick(candidates, spends, request_id, placement, counters.day_key(day))
-    if winner is None:
+    first = await repository.first_creative(session, winner.ad_id) if winner is not None else None
+    if winner is None or first is None:  # no creative: its last one went in a concurrent PATCH
         ADS_SERVE.labels(placement, "empty").inc()
         return None
-    view, click = _mint_pair(settings, winner, ctx.store_id, request_id, now)
+    creative = first.creative
+    view, click = _mint_pair(
+        settings, winner=winner, creative=creative, buyer_id=ctx.store_id, request_id=request_id, now=now
+    )
     ADS_SERVE.labels(placement, "filled").inc()
     return ServedAd(
         ad_id=winner.ad_id,
@@ -106,11 +116,11 @@ async def serve(
         target_type=winner.target_type,
         target_id=winner.target_id,
         creative=ServedCreative(
-            id=winner.creative_id,
-            media_url=winner.media_url,
-            destination_url=winner.destination_url,
-            headline=winner.headline,
-            body=winner.body,
+            id=creative.id,
+            media_url=first.media_url,
+            destination_url=creative.destination_url,
+            headline=creative.headline,
+            body=creative.body,
         ),
         request_id=request_id,
         view_token=view,
