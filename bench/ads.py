@@ -4,7 +4,7 @@
 2. `packfinderz api` starts as in production (APP_ENV=prod: gunicorn, WEB_CONCURRENCY uvicorn workers)
    on a free loopback port. One vendor and K buyers register through the api; 199 more vendor stores
    (same owner) and 1 000 active ads with one creative each (5 per vendor, hero and store placements,
-   CPM bids 10..500 cents, daily budgets holding 20..2 000 impressions so many run out mid-bench) are
+   CPM bids 10..500 cents, daily budgets holding 5..300 impressions so many run out mid-bench) are
    inserted in SQL. Every vendor is verified, subscribed and statewide, so each passes the gate.
 3. Each buyer loops over its own keep-alive connection: GET /api/v1/ads/serve?placement=hero|store,
    then POST /api/v1/ads/impression with the served tokens; both are timed; non-2xx are counted apart.
@@ -138,7 +138,7 @@ async def seed(port: int, pg: asyncpg.Connection) -> tuple[list[dict[str, Any]],
     for index, vendor in enumerate(vendors):
         for slot in range(ADS_PER_VENDOR):
             bid = rng.randint(10, 500)
-            holds = rng.randint(20, 2000)  # impressions the daily budget pays for
+            holds = rng.randint(5, 300)  # impressions the daily budget pays for
             ads.append(
                 {
                     "id": uuid.uuid4(),
