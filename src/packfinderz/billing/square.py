@@ -92,7 +92,13 @@ class SquareProvider:
 
     name = "square"
 
-    def __init__(self, settings: Settings, *, http_client: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        timeout: float = TIMEOUT_SECONDS,
+    ) -> None:
         token = settings.square_access_token.get_secret_value() if settings.square_access_token else ""
         environment = (
             SquareEnvironment.PRODUCTION if settings.square_env == "production" else SquareEnvironment.SANDBOX
@@ -102,8 +108,8 @@ class SquareProvider:
             base_url=settings.square_base_url or None,
             environment=environment,
             token=token,
-            timeout=TIMEOUT_SECONDS,
-            httpx_client=http_client or httpx.AsyncClient(timeout=TIMEOUT_SECONDS),
+            timeout=timeout,
+            httpx_client=http_client or httpx.AsyncClient(timeout=timeout),
             version=SQUARE_VERSION,
         )
 
