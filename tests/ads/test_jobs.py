@@ -221,7 +221,8 @@ async def test_three_attempts_then_left_for_follow_up_and_zero_days_skipped(
     client: httpx.AsyncClient, db: Database, redis: Redis
 ) -> None:
     provider = SandboxProvider(db)
-    unlinked = await vendor_at(client, db)  # no billing customer, no card
+    unlinked = await vendor_at(client, db)  # no billing customer (unlinked below), no card
+    await execute(db, "UPDATE stores SET billing_customer_id = NULL WHERE id = :s", s=unlinked.store_id)
     ad = await create_ad(client, unlinked, bid_cents=100)
     tiny_vendor = await vendor_at(client, db)
     tiny = await create_ad(client, tiny_vendor, bid_cents=1)
