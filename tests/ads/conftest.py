@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,9 +21,11 @@ from packfinderz.ads import tokens
 from packfinderz.config import Settings
 from packfinderz.kit import appstate
 from packfinderz.kit.db import Database
+from packfinderz.kit.logging import configure_logging
 from tests.catalog.conftest import OKC, create_product, vendor_at
 from tests.checkout.conftest import execute, rows, scalar, verified_buyer
 from tests.fixtures.factories import Account, idem
+from tests.fixtures.logs import LogCapture
 from tests.fixtures.processes import free_port
 
 __all__ = ["OKC", "create_product", "execute", "rows", "scalar", "vendor_at", "verified_buyer"]
@@ -169,3 +173,14 @@ async def count_rows(db: Database, table: str) -> int:
 async def sql(db: Database, statement: str, **params: Any) -> None:
     async with db.transaction() as session:
         await session.execute(text(statement), params)
+
+
+@pytest.fixture
+def logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[LogCapture]:
+    """Every log line (debug and up) of the test, as written by the real pipeline."""
+    buffer = io.StringIO()
+    with monkeypatch.context() as patch:
+        patch.setattr(sys, "stdout", buffer)
+        configure_logging(service="test", env="test", instance="test", level="debug")
+    yield LogCapture(buffer)
+    configure_logging(service="test", env="test", instance="test", level="warning")

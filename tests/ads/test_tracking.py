@@ -25,6 +25,7 @@ from tests.ads.conftest import (
     vendor_at,
     verified_buyer,
 )
+from tests.fixtures.logs import LogCapture
 
 
 async def _served(client: httpx.AsyncClient, db: Database, **ad: Any) -> tuple[Any, Any, dict[str, Any]]:
@@ -189,3 +190,17 @@ async def test_redis_down_fails_closed(
     # The retry once Redis is back counts it.
     assert (await impression(client, buyer, served)).status_code == 200
     assert await counter(redis, "imps", served["ad_id"]) == 1
+
+
+async def test_tokens_are_never_logged(client: httpx.AsyncClient, db: Database, logs: LogCapture) -> None:
+    _, buyer, served = await _served(client, db)
+    assert (await impression(client, buyer, served)).status_code == 200
+    assert (await click(client, buyer, served)).status_code == 302
+    bad = {**served, "request_id": str(uuid.uuid4())}
+    assert (await impression(client, buyer, bad)).status_code == 400
+    tracked = logs.events("ads.tracked")
+    assert {(e["kind"], e["result"]) for e in tracked} == {("impression", "counted"), ("click", "counted")}
+    assert logs.events("request.complete")
+    for token in (served["view_token"], served["click_token"]):
+        assert token not in logs.text
+        assert token.split(".")[1] not in logs.text  # not even the claims part
