@@ -41,6 +41,7 @@ async def test_impression_counts_once_per_request(
     client: httpx.AsyncClient, db: Database, redis: Redis
 ) -> None:
     _, buyer, served = await _served(client, db, bid_cents=40)
+    await set_ad(db, served["ad_id"], bid_cents=90)  # the bid that won the serve is what it costs
     for _ in range(3):
         response = await impression(client, buyer, served)
         assert response.status_code == 200
@@ -53,6 +54,7 @@ async def test_impression_counts_once_per_request(
     assert second is not None
     assert (await impression(client, buyer, second)).status_code == 200
     assert await counter(redis, "imps", served["ad_id"]) == 2
+    assert await counter(redis, "spend", served["ad_id"]) == 40 + 90
     metrics = (await client.get("/metrics")).text
     assert 'packfinderz_ads_tracking_total{kind="impression",result="duplicate"}' in metrics
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import RedirectResponse
@@ -102,7 +102,7 @@ async def ad_detail(
     session: DbSession,
     redis: AppRedis,
     settings: AppSettings,
-    preset: Annotated[str | None, Query(description="7d, 30d (default) or 90d.", max_length=8)] = None,
+    preset: Annotated[Literal["7d", "30d", "90d"] | None, Query(description="Default 30d.")] = None,
     start: Annotated[
         str | None, Query(alias="from", max_length=40, description="RFC3339 or YYYY-MM-DD, with `to`.")
     ] = None,

@@ -186,7 +186,7 @@ async def impression(
             request_id=token.request_id,
             ad_id=ad.id,
             placement=token.placement,
-            bid_cents=ad.bid_cents,
+            bid_cents=token.bid_cents,  # the bid that won this serve
             daily_budget_cents=ad.daily_budget_cents,
             day=now.date(),
         )
