@@ -55,6 +55,7 @@ CONSUMER_MODULES = (
     "packfinderz.notifications.consumers",
     "packfinderz.media.consumers",
     "packfinderz.delivery.consumers",
+    "packfinderz.analytics.consumers",
 )
 # Consumers of a subscription of their own rather than of registered topics (ConsumersRole runs them).
 SUBSCRIPTION_CONSUMERS = frozenset({"media-storage"})
