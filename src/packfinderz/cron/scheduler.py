@@ -88,6 +88,8 @@ JOB_MODULES = (
     "packfinderz.licenses.jobs",
     "packfinderz.media.jobs",
     "packfinderz.orders.jobs",
+    "packfinderz.billing.jobs",
+    "packfinderz.ads.jobs",
 )
 
 
