@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,10 +18,9 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 
 from packfinderz.ads import tokens
-from packfinderz.analytics import ranges, service
 from packfinderz.config import Settings
 from packfinderz.kit.db import Database
-from packfinderz.kit.warehouse.postgres import PostgresWarehouse
+from tests.ads.conftest import create_ad
 from tests.analytics.conftest import deliver, deps_of, outbox, report, uid, warehouse_rows
 from tests.catalog.conftest import create_product
 from tests.checkout.conftest import SHIPPING, checkout, line, market, quote, verified_buyer
@@ -279,7 +278,8 @@ async def test_a_scripted_month_matches_the_orders_and_ledger(
     await ledger_entry(db, script, uid(o2v["order_id"]), "cash_collected", 18)
 
     # Day -15: B2 from A through an ad click (store token); collected day -3.
-    ad_id, token_id = uuid.uuid4(), uuid.uuid4()
+    ad = await create_ad(client, vendor_a)
+    ad_id, token_id = uid(ad["id"]), uuid.uuid4()
     now = datetime.now(UTC)
     raw = tokens.mint(
         settings.effective_ads_token_secret,
@@ -390,6 +390,16 @@ async def test_a_scripted_month_matches_the_orders_and_ledger(
     assert (conversion["vendor_store_id"], conversion["buyer_store_id"]) == (vendor_a.store_id, b2.store_id)
     attributed = [r for r in written if r["attributed_ad_id"] is not None]
     assert [r["order_id"] for r in attributed] == [uid(o3["order_id"])]
+    # …and the ad's own page counts it (§3.5), on the UTC day of the (scripted) conversion.
+    detail = await client.get(
+        f"/api/v1/vendor/ads/{ad_id}", params={"preset": "30d"}, headers=vendor_a.headers
+    )
+    assert detail.status_code == 200, detail.text
+    metrics = detail.json()["data"]["analytics"]["metrics"]
+    assert (metrics["conversions"], metrics["revenue_cents"]) == (1, total[uid(o3["order_id"])])
+    day = script.created[uid(o3["order_id"])].astimezone(UTC).date().isoformat()
+    [point] = [p for p in detail.json()["data"]["analytics"]["series"] if p["conversions"]]
+    assert (point["date"], point["revenue_cents"]) == (day, total[uid(o3["order_id"])])
 
     # Redelivery: the same events twice, newest first, into an empty warehouse → the same rows and answers.
     before = await warehouse_rows(db), await warehouse_rows(db, "ad_events")
@@ -401,95 +411,3 @@ async def test_a_scripted_month_matches_the_orders_and_ledger(
     for account, params, got in answers:
         again = await report(client, account.headers, **params)
         assert (again["kpis"], again["series"], again["top"]) == (got["kpis"], got["series"], got["top"])
-
-
-async def test_ad_metrics_read_rollups_counters_and_conversions(
-    db: Database, settings: Settings, redis: Redis
-) -> None:
-    """§3.5 against the spec's ad_daily_rollups columns (a session-local table until the ads tables
-    land) and the Redis counters: closed days from rollups, open days from counters capped at the budget."""
-    ad_id, vendor = uuid.uuid4(), uuid.uuid4()
-    today = datetime.now(UTC).date()
-    r = ranges.resolve(
-        "UTC",
-        datetime.combine(today, time(12), UTC),
-        None,
-        (today - timedelta(days=3)).isoformat(),
-        today.isoformat(),
-    )
-    warehouse = PostgresWarehouse("analytics")
-    async with db.transaction() as session:
-        await warehouse.write(
-            session,
-            [],
-            [
-                {
-                    "event_id": uuid.uuid4(),
-                    "occurred_at": datetime.combine(today - timedelta(days=1), time(10), UTC),
-                    "type": "conversion",
-                    "ad_id": ad_id,
-                    "vendor_store_id": vendor,
-                    "attributed_order_id": order,
-                    "revenue_cents": revenue,
-                    "payload": {},
-                }
-                for order, revenue in ((uuid.UUID(int=1), 5000), (uuid.UUID(int=2), 2500))
-            ]
-            # A second token of the same ad on the same order: one conversion, counted once.
-            + [
-                {
-                    "event_id": uuid.uuid4(),
-                    "occurred_at": datetime.combine(today - timedelta(days=1), time(11), UTC),
-                    "type": "conversion",
-                    "ad_id": ad_id,
-                    "vendor_store_id": vendor,
-                    "attributed_order_id": uuid.UUID(int=1),
-                    "revenue_cents": 5000,
-                    "payload": {},
-                }
-            ],
-        )
-    stamp = (today - timedelta(days=1)).strftime("%Y%m%d")
-    stamp_today = today.strftime("%Y%m%d")
-    await redis.set(f"pf:ads:imps:{ad_id}:{stamp_today}", 400)
-    await redis.set(f"pf:ads:clicks:{ad_id}:{stamp_today}", 8)
-    await redis.set(f"pf:ads:spend:{ad_id}:{stamp_today}", 9_999_500)  # 9 999.5 cents → capped at 3 000
-    await redis.set(f"pf:ads:imps:{ad_id}:{stamp}", 999)  # ignored: the day has a rollup
-    async with db.transaction() as session:
-        await session.execute(
-            text(
-                "CREATE TEMP TABLE ad_daily_rollups (ad_id uuid, day date, vendor_store_id uuid, "
-                "impressions bigint, clicks bigint, spend_millicents bigint, spend_cents bigint, "
-                "PRIMARY KEY (ad_id, day)) ON COMMIT DROP"
-            )
-        )
-        await session.execute(
-            text("INSERT INTO ad_daily_rollups VALUES (:a, :d, :v, 1000, 30, 1500000, 1500)"),
-            {"a": ad_id, "d": today - timedelta(days=1), "v": vendor},
-        )
-        got = await service.ad_metrics(
-            session, warehouse, redis, ad_id=ad_id, daily_budget_cents=3000, r=r, today=today
-        )
-    assert got["metrics"] == {
-        "impressions": 1400,
-        "clicks": 38,
-        "conversions": 2,
-        "spend_cents": 4500,
-        "revenue_cents": 7500,
-        "roas": 1.6667,
-        "ctr": 0.0271,
-        "cpc_cents": 118,
-        "cpm_cents": 3214,
-    }
-    days = {d["date"]: d for d in got["series"]}
-    assert list(days) == [(today - timedelta(days=n)).isoformat() for n in (3, 2, 1, 0)]
-    assert days[(today - timedelta(days=1)).isoformat()] == {
-        "date": (today - timedelta(days=1)).isoformat(),
-        "impressions": 1000,
-        "clicks": 30,
-        "conversions": 2,
-        "spend_cents": 1500,
-        "revenue_cents": 7500,
-    }
-    assert days[today.isoformat()]["spend_cents"] == 3000
-    assert days[(today - timedelta(days=3)).isoformat()]["impressions"] == 0
