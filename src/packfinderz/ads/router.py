@@ -20,6 +20,7 @@ from packfinderz.ads.schemas import (
     RequestId,
     ServedAd,
 )
+from packfinderz.analytics.deps import AppWarehouse
 from packfinderz.auth.deps import BuyerStore, StoreCtx, VendorStore
 from packfinderz.kit.appstate import AppRedis, AppSettings
 from packfinderz.kit.db import DbSession
@@ -102,6 +103,7 @@ async def ad_detail(
     session: DbSession,
     redis: AppRedis,
     settings: AppSettings,
+    warehouse: AppWarehouse,
     preset: Annotated[Literal["7d", "30d", "90d"] | None, Query(description="Default 30d.")] = None,
     start: Annotated[
         str | None, Query(alias="from", max_length=40, description="RFC3339 or YYYY-MM-DD, with `to`.")
@@ -110,7 +112,15 @@ async def ad_detail(
 ) -> dict[str, Any]:
     """Daily UTC series of impressions, clicks and spend (rollups, then live counters), with totals."""
     detail = await service.ad_detail(
-        session, redis, ctx, ad_id, preset=preset, start=start, end=end, tz_name=settings.analytics_tz
+        session,
+        redis,
+        ctx,
+        ad_id,
+        preset=preset,
+        start=start,
+        end=end,
+        tz_name=settings.analytics_tz,
+        warehouse=warehouse,
     )
     return {"data": detail}
 

@@ -33,10 +33,12 @@ from packfinderz.ads.schemas import (
     CreativeDTO,
     CreativeIn,
 )
+from packfinderz.analytics import service as analytics
 from packfinderz.auth.deps import StoreCtx
 from packfinderz.kit.errors import Conflict, NotFound, StateConflict, ValidationFailed
 from packfinderz.kit.money import ratio, round_half_up
 from packfinderz.kit.pagination import PageParams
+from packfinderz.kit.warehouse import Warehouse
 from packfinderz.media import repository as media_repository
 from packfinderz.media.attachments import reconcile
 from packfinderz.models.ads import Ad
@@ -359,12 +361,19 @@ def _per(numerator: int, denominator: int) -> int:
 
 
 async def ad_analytics(
-    session: AsyncSession, redis: Redis, ad: Ad, *, lower: datetime, upper: datetime, now: datetime
+    session: AsyncSession,
+    redis: Redis,
+    ad: Ad,
+    *,
+    lower: datetime,
+    upper: datetime,
+    now: datetime,
+    warehouse: Warehouse | None = None,
 ) -> AdAnalytics:
     """Daily UTC series: rollups for closed days, Redis counters for recent days without one, else zero.
 
-    Conversions and revenue come from the analytics warehouse's `conversion` rows (§3.2); until that
-    warehouse is wired here they read as zero (see README "Ads").
+    Conversions and revenue come from the analytics warehouse's `conversion` rows (§3.2; 503 when the
+    warehouse fails); without a warehouse they read as zero.
     """
     first, last = lower.astimezone(UTC).date(), upper.astimezone(UTC).date()
     rollups = await repository.rollups_of(session, ad.id, first, last)
@@ -377,6 +386,11 @@ async def ad_analytics(
             live[day] = (await counters.day_counters(redis, [ad.id], day))[ad.id]
     except RedisError as exc:
         log.warning("ads.analytics.redis_unavailable", error=type(exc).__name__)
+    converted = (
+        await analytics.ad_conversions(session, warehouse, ad.id, lower, upper + timedelta(microseconds=1))
+        if warehouse is not None
+        else {}
+    )
     series: list[AdSeriesPoint] = []
     for day in days:
         impressions = clicks = spend = 0
@@ -392,9 +406,9 @@ async def ad_analytics(
                 date=day,
                 impressions=impressions,
                 clicks=clicks,
-                conversions=0,
+                conversions=converted.get(day, (0, 0))[0],
                 spend_cents=spend,
-                revenue_cents=0,
+                revenue_cents=converted.get(day, (0, 0))[1],
             )
         )
     impressions = sum(p.impressions for p in series)
@@ -425,11 +439,15 @@ async def ad_detail(
     start: str | None,
     end: str | None,
     tz_name: str,
+    warehouse: Warehouse | None = None,
 ) -> AdDetail:
     now = utcnow()
     lower, upper = resolve_range(preset, start, end, tz_name, now)
     ad = await _owned(session, ctx, ad_id, lock=False)
     dto = (await _dtos(session, redis, [ad]))[0]
     return AdDetail(
-        ad=dto, analytics=await ad_analytics(session, redis, ad, lower=lower, upper=upper, now=now)
+        ad=dto,
+        analytics=await ad_analytics(
+            session, redis, ad, lower=lower, upper=upper, now=now, warehouse=warehouse
+        ),
     )
