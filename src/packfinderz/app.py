@@ -26,6 +26,7 @@ from packfinderz.kit.openapi import install_openapi
 from packfinderz.kit.redis import create_redis
 from packfinderz.kit.storage import create_storage, probe_storage
 from packfinderz.kit.transport import create_transport, probe_transport
+from packfinderz.maps.adapter import create_maps
 
 log = structlog.get_logger("api")
 
@@ -40,6 +41,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.redis = redis
     storage = create_storage(settings)
     app.state.storage = storage
+    maps = create_maps(settings)
+    app.state.maps = maps
     chain = migrations.revision_chain()
     readiness: Readiness = app.state.readiness
     readiness.add(postgres_check(database, chain))
@@ -66,6 +69,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info("api.ready", env=settings.env, instance=settings.instance, version=__version__)
         yield
     finally:
+        await maps.aclose()
         await events.close()
         await redis.aclose()
         await database.dispose()

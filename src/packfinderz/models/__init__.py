@@ -18,6 +18,7 @@ from packfinderz.models.media import Media, MediaAttachment
 from packfinderz.models.notifications import AdminNotification, Notification
 from packfinderz.models.orders import OrderLineItem, PaymentIntent, VendorOrder
 from packfinderz.models.outbox import OutboxDLQ, OutboxEvent
+from packfinderz.models.social import Review, VendorCustomerHide, WishlistItem
 
 __all__ = [
     "AdminNotification",
@@ -41,8 +42,11 @@ __all__ = [
     "Product",
     "ProductMedia",
     "ProductVolumeDiscount",
+    "Review",
     "Store",
     "StoreMembership",
     "User",
+    "VendorCustomerHide",
     "VendorOrder",
+    "WishlistItem",
 ]
