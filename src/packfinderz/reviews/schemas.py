@@ -16,16 +16,10 @@ def _blank_to_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
 
-Title = Annotated[
-    str | None,
-    BeforeValidator(_blank_to_none),
-    StringConstraints(strip_whitespace=True, max_length=REVIEW_TITLE_MAX),
-]
-Body = Annotated[
-    str | None,
-    BeforeValidator(_blank_to_none),
-    StringConstraints(strip_whitespace=True, max_length=REVIEW_BODY_MAX),
-]
+_Title = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, max_length=REVIEW_TITLE_MAX)]
+_Body = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, max_length=REVIEW_BODY_MAX)]
+Title = Annotated[_Title | None, BeforeValidator(_blank_to_none)]
+Body = Annotated[_Body | None, BeforeValidator(_blank_to_none)]
 
 _REVIEW_EXAMPLE: JsonDict = {
     "id": "0f4e2a8c-8d51-4f0b-9a43-5b8d0c7e6a21",
