@@ -43,7 +43,7 @@ class GoogleMaps:
         try:
             return await self._http.request(method, path, json=body, headers={"X-Goog-FieldMask": fields})
         except httpx.TimeoutException:
-            log.warning("maps.timeout", path=path.split("/", 1)[0])
+            log.warning("maps.timeout", call="autocomplete" if method == "POST" else "details")
             raise MapsUnavailable("maps provider timed out") from None
         except httpx.HTTPError as exc:
             log.warning("maps.unreachable", error=type(exc).__name__)
@@ -69,7 +69,7 @@ class GoogleMaps:
         if language:
             body["languageCode"] = language
         data = self._json(
-            await self._call("POST", "places:autocomplete", fields=AUTOCOMPLETE_FIELDS, body=body)
+            await self._call("POST", "/places:autocomplete", fields=AUTOCOMPLETE_FIELDS, body=body)
         )
         found: list[Suggestion] = []
         for suggestion in data.get("suggestions") or []:
@@ -83,7 +83,7 @@ class GoogleMaps:
         return found
 
     async def resolve(self, place_id: str) -> ResolvedAddress:
-        response = await self._call("GET", f"places/{quote(place_id, safe='')}", fields=DETAILS_FIELDS)
+        response = await self._call("GET", f"/places/{quote(place_id, safe='')}", fields=DETAILS_FIELDS)
         if response.status_code in (400, 404) and _status_of(response) in ("NOT_FOUND", "INVALID_ARGUMENT"):
             raise PlaceNotFound
         return address_from_place(self._json(response))
