@@ -48,6 +48,7 @@ from tests.fixtures.factories import (
 )
 from tests.notifications import tenancy as notifications_tenancy
 from tests.orders import tenancy as orders_tenancy
+from tests.social import tenancy as social_tenancy
 
 
 @dataclass
@@ -180,6 +181,7 @@ CASES.extend(checkout_tenancy.cases(TenancyCase))
 CASES.extend(catalog_tenancy.cases(TenancyCase))
 CASES.extend(orders_tenancy.cases(TenancyCase))
 CASES.extend(notifications_tenancy.cases(TenancyCase))
+CASES.extend(social_tenancy.cases(TenancyCase))
 
 
 @pytest.fixture
