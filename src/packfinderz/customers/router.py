@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from packfinderz.auth.deps import StoreCtx, VendorStore
 from packfinderz.customers import service
-from packfinderz.customers.schemas import CustomerDetail, CustomerDTO, CustomerSort
+from packfinderz.customers.schemas import CUSTOMER_EXAMPLE, CustomerDetail, CustomerDTO, CustomerSort
 from packfinderz.kit.db import DbSession
 from packfinderz.kit.errors import Forbidden
 from packfinderz.kit.openapi import DataResponse, error_responses
@@ -33,7 +33,16 @@ VendorWriter = Annotated[StoreCtx, Depends(_vendor_writer)]
 @router.get(
     "",
     response_model=PageEnvelope[CustomerDTO],
-    responses=error_responses(400, 401, 403, s403="FORBIDDEN `vendor access required`."),
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "example": {"data": {"items": [CUSTOMER_EXAMPLE], "next_cursor": None, "total": 1}}
+                }
+            }
+        },
+        **error_responses(400, 401, 403, s403="FORBIDDEN `vendor access required`."),
+    },
     summary="The buyer stores the active vendor sells to, with total",
 )
 async def list_customers(

@@ -27,10 +27,13 @@ _FIGURES: JsonDict = {
 }
 
 
+CUSTOMER_EXAMPLE: JsonDict = {"buyer": _BUYER, **_FIGURES}
+
+
 class CustomerDTO(BaseModel):
     """A buyer store the vendor sells to, with figures over all of its orders with this vendor."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"buyer": _BUYER, **_FIGURES}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [CUSTOMER_EXAMPLE]})
 
     buyer: StoreCard
     order_count: int

@@ -12,7 +12,7 @@ from packfinderz.kit.db import DbSession
 from packfinderz.kit.openapi import DataResponse, error_responses
 from packfinderz.kit.pagination import PageEnvelope, PageParams, page_params
 from packfinderz.reviews import service
-from packfinderz.reviews.schemas import ReviewDTO, ReviewIn
+from packfinderz.reviews.schemas import REVIEW_EXAMPLE, ReviewDTO, ReviewIn
 
 router = APIRouter(prefix="/api/v1/reviews", tags=["reviews"])
 store_reviews_router = APIRouter(prefix="/api/v1/stores", tags=["reviews"])
@@ -65,9 +65,18 @@ async def delete_review(review_id: uuid.UUID, ctx: StoreContext, session: DbSess
 @store_reviews_router.get(
     "/{store_id}/reviews",
     response_model=PageEnvelope[ReviewDTO],
-    responses=error_responses(
-        400, 401, 403, 404, s404="NOT_FOUND: no such vendor store, or it is hidden from the active store."
-    ),
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "example": {"data": {"items": [REVIEW_EXAMPLE], "next_cursor": None, "total": 1}}
+                }
+            }
+        },
+        **error_responses(
+            400, 401, 403, 404, s404="NOT_FOUND: no such vendor store, or it is hidden from the active store."
+        ),
+    },
     summary="A vendor's visible reviews, newest first, with total",
 )
 async def list_store_reviews(

@@ -21,7 +21,7 @@ _Body = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, max_le
 Title = Annotated[_Title | None, BeforeValidator(_blank_to_none)]
 Body = Annotated[_Body | None, BeforeValidator(_blank_to_none)]
 
-_REVIEW_EXAMPLE: JsonDict = {
+REVIEW_EXAMPLE: JsonDict = {
     "id": "0f4e2a8c-8d51-4f0b-9a43-5b8d0c7e6a21",
     "review_type": "store",
     "buyer_store_id": "1a2b3c4d-0000-4000-8000-000000000001",
@@ -67,7 +67,7 @@ class ReviewIn(BaseModel):
 class ReviewDTO(BaseModel):
     """A review: its columns except `product_id` (product reviews are planned)."""
 
-    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [_REVIEW_EXAMPLE]})
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [REVIEW_EXAMPLE]})
 
     id: uuid.UUID
     review_type: Literal["store", "product"]

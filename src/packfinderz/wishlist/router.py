@@ -12,7 +12,7 @@ from packfinderz.kit.db import DbSession
 from packfinderz.kit.openapi import DataResponse, error_responses
 from packfinderz.kit.pagination import PageEnvelope, PageParams, page_params
 from packfinderz.wishlist import service
-from packfinderz.wishlist.schemas import WishlistAddIn, WishlistEntry, WishlistItemDTO
+from packfinderz.wishlist.schemas import WishlistAddIn, WishlistEntry, WishlistItemDTO, list_example
 
 router = APIRouter(prefix="/api/v1/wishlist", tags=["wishlist"])
 Page = Annotated[PageParams, Depends(page_params)]
@@ -28,7 +28,10 @@ _ENTRY_EXAMPLE = {
 @router.get(
     "",
     response_model=PageEnvelope[WishlistItemDTO],
-    responses=error_responses(400, 401, 403),
+    responses={
+        200: {"content": {"application/json": {"example": list_example()}}},
+        **error_responses(400, 401, 403),
+    },
     summary="The active store's wishlist (visible products only), with total",
 )
 async def list_wishlist(ctx: StoreContext, session: DbSession, page: Page) -> dict[str, Any]:
