@@ -7,8 +7,9 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import ColumnElement, Select, and_, any_, bindparam, delete, func, select
+from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -50,8 +51,8 @@ async def remove(session: AsyncSession, store_id: uuid.UUID, product_id: uuid.UU
 
 def visible(store_id: uuid.UUID, vendor_ids: Collection[uuid.UUID]) -> ColumnElement[bool]:
     """Active products of the caller's own store or of the vendors its gate lets it see."""
-    vendors = [store_id, *vendor_ids]
-    return and_(P.c.is_active, or_(P.c.store_id.in_(vendors)))
+    vendors = bindparam("visible_store_ids", [store_id, *vendor_ids], type_=ARRAY(PgUUID(as_uuid=True)))
+    return and_(P.c.is_active, P.c.store_id == any_(vendors))
 
 
 def _mine(store_id: uuid.UUID, vendor_ids: Collection[uuid.UUID]) -> list[ColumnElement[bool]]:
