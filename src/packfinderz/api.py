@@ -24,6 +24,7 @@ from packfinderz.billing.router import (
 from packfinderz.cart.router import router as cart_router
 from packfinderz.catalog.router import router as catalog_router
 from packfinderz.checkout.router import router as checkout_router
+from packfinderz.customers.router import router as customers_router
 from packfinderz.delivery.router import admin_router as admin_delivery_router
 from packfinderz.delivery.router import router as delivery_router
 from packfinderz.health.router import router as health_router
@@ -32,12 +33,16 @@ from packfinderz.kit.storage.uploads import install_upload_hook
 from packfinderz.ledger.router import router as payouts_router
 from packfinderz.licenses.router import admin_router as admin_licenses_router
 from packfinderz.licenses.router import router as licenses_router
+from packfinderz.maps.router import router as address_router
 from packfinderz.media.router import router as media_router
 from packfinderz.media.service import MediaUploadHook
 from packfinderz.notifications.router import admin_router as admin_notifications_router
 from packfinderz.notifications.router import router as notifications_router
 from packfinderz.orders.router import router as orders_router
+from packfinderz.reviews.router import router as reviews_router
+from packfinderz.reviews.router import store_reviews_router
 from packfinderz.stores.router import router as stores_router
+from packfinderz.wishlist.router import router as wishlist_router
 
 
 def include_routers(app: FastAPI) -> None:
@@ -78,3 +83,8 @@ def include_routers(app: FastAPI) -> None:
         app.include_router(sandbox_router)
     if settings.effective_billing_provider == "square":  # §1.7: the webhook exists only with Square
         app.include_router(webhook_router)
+    app.include_router(wishlist_router)
+    app.include_router(reviews_router)
+    app.include_router(store_reviews_router)
+    app.include_router(address_router)
+    app.include_router(customers_router)

@@ -28,6 +28,7 @@ from packfinderz.kit.redis import create_redis
 from packfinderz.kit.storage import create_storage, probe_storage
 from packfinderz.kit.transport import create_transport, probe_transport
 from packfinderz.kit.warehouse import create_warehouse, probe_warehouse
+from packfinderz.maps.adapter import create_maps
 
 log = structlog.get_logger("api")
 
@@ -43,6 +44,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     storage = create_storage(settings)
     app.state.storage = storage
     app.state.billing = provider_for(settings, database)
+    maps = create_maps(settings)
+    app.state.maps = maps
     chain = migrations.revision_chain()
     readiness: Readiness = app.state.readiness
     readiness.add(postgres_check(database, chain))
@@ -77,6 +80,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await app.state.billing.aclose()
+        await maps.aclose()
         await events.close()
         await warehouse.close()
         await redis.aclose()

@@ -278,6 +278,11 @@ class Settings(BaseSettings):
     # --- Maps / ads / worker ---
     maps_provider: Literal["none", "google"] = Field("none", description="Address lookup: none or google.")
     google_maps_api_key: OptSecret = Field(None, description="Google Maps key (maps provider google).")
+    google_places_base_url: str = Field(
+        "https://places.googleapis.com/v1",
+        description="Places API (New) base URL (tests point it at a fake).",
+    )
+    maps_timeout: Duration = Field(10.0, description="Timeout of one Places API call.")
     ads_token_secret: OptSecret = Field(None, description="HMAC secret of ad tokens; required in prod.")
     ads_token_ttl_days: int = Field(30, description="Lifetime of ad attribution tokens in days.")
     worker_roles: str = Field("consumers,relay,cron", description="Comma list of worker roles to run.")

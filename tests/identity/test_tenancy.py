@@ -49,6 +49,7 @@ from tests.fixtures.factories import (
 )
 from tests.notifications import tenancy as notifications_tenancy
 from tests.orders import tenancy as orders_tenancy
+from tests.social import tenancy as social_tenancy
 
 
 @dataclass
@@ -182,6 +183,7 @@ CASES.extend(catalog_tenancy.cases(TenancyCase))
 CASES.extend(orders_tenancy.cases(TenancyCase))
 CASES.extend(notifications_tenancy.cases(TenancyCase))
 CASES.extend(billing_tenancy.cases(TenancyCase))
+CASES.extend(social_tenancy.cases(TenancyCase))
 
 
 @pytest.fixture

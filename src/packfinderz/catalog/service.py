@@ -485,6 +485,11 @@ def _summary(row: Row[Any], distance: float | None) -> dict[str, Any]:
     }
 
 
+def product_summary(row: Row[Any], distance: float | None) -> dict[str, Any]:
+    """ProductSummary fields of a row carrying the list statement's columns (other domains' lists)."""
+    return _summary(row, distance)
+
+
 def _page(
     rows: list[Row[Any]], request: ListRequest, distances: dict[uuid.UUID, float] | None, total: int
 ) -> dict[str, Any]:

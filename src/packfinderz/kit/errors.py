@@ -95,8 +95,13 @@ def render(exc: AppError) -> JSONResponse:
     return JSONResponse(error_body(exc.code, exc.message, exc.details), exc.status, headers=exc.headers)
 
 
+_LOCATIONS = ("body", "query", "path", "header", "cookie")
+
+
 def _field_path(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "cookie")]
+    # Only the leading element names where the value came from: a field may itself be called `query`
+    # or `body` (address suggest's `query`, a review's `body`).
+    parts = [str(p) for p in (loc[1:] if loc and loc[0] in _LOCATIONS else loc)]
     return ".".join(parts) or "body"
 
 

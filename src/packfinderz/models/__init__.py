@@ -27,6 +27,7 @@ from packfinderz.models.media import Media, MediaAttachment
 from packfinderz.models.notifications import AdminNotification, Notification
 from packfinderz.models.orders import OrderLineItem, PaymentIntent, VendorOrder
 from packfinderz.models.outbox import OutboxDLQ, OutboxEvent
+from packfinderz.models.social import Review, VendorCustomerHide, WishlistItem
 
 __all__ = [
     "Ad",
@@ -57,10 +58,13 @@ __all__ = [
     "Product",
     "ProductMedia",
     "ProductVolumeDiscount",
+    "Review",
     "Store",
     "StoreMembership",
     "Subscription",
     "UsageCharge",
     "User",
+    "VendorCustomerHide",
     "VendorOrder",
+    "WishlistItem",
 ]
