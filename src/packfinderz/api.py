@@ -24,6 +24,7 @@ from packfinderz.media.service import MediaUploadHook
 from packfinderz.notifications.router import admin_router as admin_notifications_router
 from packfinderz.notifications.router import router as notifications_router
 from packfinderz.orders.router import router as orders_router
+from packfinderz.stores.router import invitations_router
 from packfinderz.stores.router import router as stores_router
 
 
@@ -37,6 +38,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(admin_users_router)
     app.include_router(audit_router)
     app.include_router(stores_router)
+    app.include_router(invitations_router)
     app.include_router(catalog_router)
     app.include_router(cart_router)
     app.include_router(checkout_router)

@@ -116,8 +116,12 @@ async def register(session: AsyncSession, rt: Identity, body: RegisterIn) -> Reg
     email = normalize_email(body.email)
     await rt.limiter.hit_email(policy(rt.settings, "register"), email)
     user = await users.by_email(session, email)
+    # Constant work whether or not the email has an account (issue #17): one verify (against a dummy hash
+    # when no user matches) and one hash, so the answer's timing does not tell which case it was.
+    valid = await rt.passwords.verify(user.password_hash if user else None, body.password)
+    new_hash = await rt.passwords.hash(body.password)
     if user is not None:
-        if not await rt.passwords.verify(user.password_hash, body.password) or not user.is_active:
+        if not valid or not user.is_active:
             AUTH_FAILURES.labels("register_bad_password").inc()
             raise Unauthorized(INVALID_CREDENTIALS)
         if user.system_role is not None:
@@ -126,7 +130,7 @@ async def register(session: AsyncSession, rt: Identity, body: RegisterIn) -> Reg
         user = await users.insert_user(
             session,
             email=email,
-            password_hash=await rt.passwords.hash(body.password),
+            password_hash=new_hash,
             first_name=body.first_name,
             last_name=body.last_name,
             phone=body.phone,
@@ -211,11 +215,13 @@ async def login(
         await _refuse_login(rt, user, email, reason="not_admin", ip=ip, via=via)
     if rt.passwords.needs_rehash(user.password_hash):
         await users.update_user(session, user, password_hash=await rt.passwords.hash(body.password))
-    if user.system_role is None:
-        await stores.activate_invitations(session, user.id)
     memberships = await stores.active_stores_of(session, user.id) if user.system_role is None else []
     if user.system_role is None and not memberships:
-        await _refuse_login(rt, user, email, reason="no_access", ip=ip, via=via)
+        # Invitations wait for the invitee's consent (issue #17): someone whose only way in is a pending
+        # invitation signs in without a store, to accept it through /api/v1/invitations.
+        invited, _ = await stores.pending_invitations(session, user.id)
+        if not invited:
+            await _refuse_login(rt, user, email, reason="no_access", ip=ip, via=via)
     tokens, store, _ = await _sign_in(session, rt, user, via=via, ip=ip, memberships=memberships)
     if via == "admin_login":
         return AdminLoginResult(user=user_dto(user), **tokens)
@@ -268,7 +274,9 @@ async def _role_in(session: AsyncSession, user: User, store_id: uuid.UUID | None
     """(store, token role) from the current rows; 401 when the token's store is no longer the user's."""
     if user.system_role is not None:
         return None, user.system_role
-    found = await stores.active_membership(session, user.id, store_id) if store_id else None
+    if store_id is None:
+        return None, ""  # signed in without a store (an invitee yet to accept): no store claims
+    found = await stores.active_membership(session, user.id, store_id)
     if found is None:
         raise Unauthorized("store membership required")
     return found

@@ -14,6 +14,7 @@ from packfinderz.events.outbox import Actor, emit
 from packfinderz.events.registry import LicenseStatusChanged
 from packfinderz.kit.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from packfinderz.kit.pagination import PageParams
+from packfinderz.kit.storage.base import MIME_GROUPS
 from packfinderz.licenses import repository
 from packfinderz.licenses.kyc import recompute_kyc
 from packfinderz.licenses.repository import AdminLicenseFilters
@@ -21,7 +22,7 @@ from packfinderz.licenses.schemas import AdminLicenseDTO, LicenseDTO, LicenseIn,
 from packfinderz.media import repository as media_repository
 from packfinderz.media.attachments import reconcile
 from packfinderz.media.files import Files
-from packfinderz.media.service import MIME_GROUPS, store_media
+from packfinderz.media.service import store_media
 from packfinderz.models.identity import Store
 from packfinderz.models.licenses import License
 from packfinderz.models.media import Media

@@ -45,7 +45,7 @@ OBJECT_SECURITY_HEADERS = {
 
 def object_response_headers(content_type: str) -> tuple[str, dict[str, str]]:
     """(content type to send, headers) for serving a stored object: unknown types become octet-stream."""
-    media_type = content_type.split(";")[0].strip().lower()
+    media_type = content_type.split(";", maxsplit=1)[0].strip().lower()
     if media_type not in SERVABLE_TYPES:
         media_type = "application/octet-stream"
     disposition = "inline" if media_type in INLINE_TYPES else "attachment"
