@@ -631,7 +631,7 @@ async def confirmation(session: AsyncSession, ctx: StoreCtx, identifier: uuid.UU
     if not orders:
         raise NotFound("no orders for this checkout")
     if any(order.buyer_store_id != ctx.store_id for order, _ in orders):
-        raise Forbidden("checkout belongs to another store")
+        raise NotFound("no orders for this checkout")  # another buyer's: no probing (issue #17)
     lines = await repository.lines_of(session, [o.id for o, _ in orders])
     by_order: dict[uuid.UUID, list[OrderLineItem]] = {}
     for line in lines:

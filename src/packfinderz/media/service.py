@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from packfinderz.events.outbox import Actor, emit
 from packfinderz.events.registry import MediaDeleted
-from packfinderz.kit.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from packfinderz.kit.errors import Conflict, NotFound, ValidationFailed
 from packfinderz.kit.pagination import PageParams
 from packfinderz.kit.storage.base import (
     MEDIA_KINDS,
@@ -151,12 +151,10 @@ async def presign(
 async def store_media(
     session: AsyncSession, store_id: uuid.UUID, media_id: uuid.UUID, *, lock: bool = False
 ) -> Media:
-    """A media row of the caller's store: 404 when missing, 403 when it belongs to another store."""
+    """A media row of the caller's store: 404 when missing or another store's (no probing, issue #17)."""
     media = await repository.get_media(session, media_id, lock=lock)
-    if media is None:
+    if media is None or media.store_id != store_id:
         raise NotFound("media not found")
-    if media.store_id != store_id:
-        raise Forbidden("media belongs to another store")
     return media
 
 

@@ -118,16 +118,21 @@ async def found_order(session: AsyncSession, order_id: uuid.UUID) -> VendorOrder
 
 
 def require_party(order: VendorOrder, ctx: StoreCtx) -> None:
+    """Another store's order does not exist for the caller (404, issue #17)."""
     if ctx.store_id not in (order.buyer_store_id, order.vendor_store_id):
-        raise Forbidden("order belongs to other stores")
+        raise NotFound("order not found")
 
 
 def require_buyer(order: VendorOrder, ctx: StoreCtx) -> None:
+    """404 for a stranger; 403 for the vendor, who may see the order but not act as its buyer."""
+    require_party(order, ctx)
     if order.buyer_store_id != ctx.store_id:
         raise Forbidden("only the buyer of this order may do this")
 
 
 def require_vendor(order: VendorOrder, ctx: StoreCtx) -> None:
+    """404 for a stranger; 403 for the buyer, who may see the order but not act as its vendor."""
+    require_party(order, ctx)
     if order.vendor_store_id != ctx.store_id:
         raise Forbidden("only the vendor of this order may do this")
 
@@ -393,7 +398,7 @@ async def decide_line(
     if line is None:
         raise NotFound("line item not found")
     if line.order_id != order.id:
-        raise Forbidden("line item belongs to another order")
+        raise NotFound("line item not found")  # another order's line: possibly another store's (issue #17)
     target = "fulfilled" if body.decision == "fulfill" else "rejected"
     if line.status == target:
         return await current_result(session, order)
