@@ -43,7 +43,7 @@ from packfinderz.models.identity import Store, User
 from packfinderz.models.orders import OrderLineItem, PaymentIntent, VendorOrder
 from packfinderz.orders import repository as orders_repository
 from packfinderz.orders.service import assignment_dto
-from packfinderz.stores.service import vendor_visible_to_buyer
+from packfinderz.stores.service import delivery_refusal, vendor_visible_to_buyer
 
 log = structlog.get_logger("checkout")
 
@@ -143,6 +143,11 @@ async def checkout(
             "no vendor in this cart is available",
             details={"rejected_vendors": [v.model_dump(mode="json") for v in unavailable]},
         )
+    refusal = delivery_refusal(
+        buyer, [parties[v.id][0] for v in vendors], body.shipping_address.model_dump(mode="json")
+    )
+    if refusal is not None:  # before any write: nothing is reserved
+        raise StateConflict(refusal.pop("message"), details=refusal)
     quantities = _check_rules(vendors)
 
     group_id = cart.checkout_group_id or uuid.uuid4()

@@ -8,6 +8,7 @@ a line's own status transition (see repository.reject_lines), so it moves exactl
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -33,7 +34,7 @@ from packfinderz.events.registry import (
     OrderReadyForDispatch,
     OrderRetried,
 )
-from packfinderz.kit.errors import Conflict, Forbidden, NotFound, StateConflict, ValidationFailed
+from packfinderz.kit.errors import Conflict, Forbidden, NotFound, RateLimited, StateConflict, ValidationFailed
 from packfinderz.kit.pagination import Page, PageParams, build_page
 from packfinderz.models.delivery import OrderAssignment
 from packfinderz.models.identity import Store, User
@@ -58,7 +59,7 @@ from packfinderz.orders.schemas import (
     VendorOrderSummary,
 )
 from packfinderz.stores.schemas import Address
-from packfinderz.stores.service import vendor_visible_to_buyer
+from packfinderz.stores.service import delivery_refusal, vendor_visible_to_buyer
 
 log = structlog.get_logger("orders")
 
@@ -71,6 +72,7 @@ CANCELABLE = LINE_DECIDABLE | {"ready_for_dispatch", "fulfilled", "hold_for_pick
 DISPATCHABLE = frozenset(repository.DISPATCHABLE)
 TERMINAL = frozenset({"rejected", "canceled", "expired", "closed"})
 NOT_NUDGEABLE = TERMINAL | {"in_transit", "delivered"}
+NUDGE_INTERVAL = timedelta(hours=24)
 NO_BALANCE = frozenset({"rejected", "canceled", "expired"})
 OPEN_INTENT = frozenset({"unpaid", "pending"})
 SETTLED_INTENT = frozenset({"settled", "paid"})
@@ -485,10 +487,18 @@ async def cancel(session: AsyncSession, ctx: StoreCtx, order_id: uuid.UUID, body
 
 async def nudge(session: AsyncSession, ctx: StoreCtx, order_id: uuid.UUID) -> OrderRef:
     """Ask the vendor to act on the order (a notification); refused once it left the vendor's hands."""
-    order = await found_order(session, order_id)
+    order = await locked_order(session, order_id)  # serializes nudges of one order
     require_buyer(order, ctx)
     if order.status in NOT_NUDGEABLE:
         raise refuse(order, "nudge")
+    now = datetime.now(UTC)
+    if order.last_nudged_at is not None and now < order.last_nudged_at + NUDGE_INTERVAL:
+        # One manual nudge per order per 24 hours (issue #17): ten clicks are not ten notifications.
+        wait = math.ceil((order.last_nudged_at + NUDGE_INTERVAL - now).total_seconds())
+        raise RateLimited(
+            "order already nudged in the last 24 hours", headers={"Retry-After": str(max(wait, 1))}
+        )
+    order.last_nudged_at = now
     await emit(session, NotificationRequested(**order_ids(order)), actor=ctx.actor())
     return OrderRef(order_id=order.id)
 
@@ -509,6 +519,9 @@ async def retry(session: AsyncSession, ctx: StoreCtx, order_id: uuid.UUID) -> Or
     vendor, vendor_licensed = parties[order.vendor_store_id]
     if not vendor_licensed or not vendor_visible_to_buyer(vendor, buyer):
         raise NotFound("vendor not available")
+    refusal = delivery_refusal(buyer, [vendor], order.shipping_address)
+    if refusal is not None:  # the same rule as checkout, for the address copied from the expired order
+        raise StateConflict(refusal.pop("message"), details=refusal)
     lines = await repository.lines_of(session, order.id)
     quantities: dict[uuid.UUID, int] = {}
     for line in lines:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -307,3 +308,38 @@ def vendor_visible_to_buyer(vendor: Store, buyer: Store) -> bool:
     if vendor.delivery_radius_meters == 0:
         return True
     return distance_m(vendor.lat, vendor.lng, buyer.lat, buyer.lng) <= vendor.delivery_radius_meters
+
+
+def delivery_refusal(
+    buyer: Store, vendors: Sequence[Store], address: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """Why an order may not ship to this address, or None (issue #17: cannabis stays inside the state line).
+
+    The drop-off must be in the buyer's licensed state (its store's state, the one its licenses and the
+    vendor gate are checked against), and within the delivery radius of every vendor that has one.
+    """
+    state = str(address.get("state", "")).upper()
+    country = str(address.get("country", "US")).upper()
+    if state != buyer.address_state or country != buyer.address_country:
+        return {
+            "reason": "out_of_state",
+            "message": f"shipping address must be in the buyer's licensed state ({buyer.address_state})",
+        }
+    lat, lng = address.get("lat"), address.get("lng")
+    far = sorted(
+        str(vendor.id)
+        for vendor in vendors
+        if vendor.delivery_radius_meters > 0
+        and (
+            lat is None
+            or lng is None
+            or distance_m(vendor.lat, vendor.lng, float(lat), float(lng)) > vendor.delivery_radius_meters
+        )
+    )
+    if far:
+        return {
+            "reason": "out_of_delivery_radius",
+            "message": "shipping address is outside the delivery radius of a vendor",
+            "vendor_store_ids": far,
+        }
+    return None
