@@ -17,6 +17,7 @@ from tests.checkout.conftest import line, quote
 from tests.compliance.conftest import PDF, PNG, uploaded
 from tests.fixtures.factories import (
     Account,
+    accept_invitations,
     idem,
     invite,
     login,
@@ -249,6 +250,7 @@ async def _member(
             {"h": hashed, "e": email},
         )
     account = await login(client, email, password)
+    await accept_invitations(client, account)
     return await switch_store(client, account, vendor.store_id)  # type: ignore[arg-type]
 
 

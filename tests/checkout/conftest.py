@@ -12,7 +12,16 @@ from sqlalchemy import text
 
 from packfinderz.kit.db import Database
 from tests.catalog.conftest import OKC, buyer_at, create_product, vendor_at
-from tests.fixtures.factories import Account, idem, invite, login, register_buyer, set_store_kyc, switch_store
+from tests.fixtures.factories import (
+    Account,
+    accept_invitations,
+    idem,
+    invite,
+    login,
+    register_buyer,
+    set_store_kyc,
+    switch_store,
+)
 
 __all__ = ["OKC", "create_product", "vendor_at"]
 
@@ -42,6 +51,7 @@ async def staff_member(client: httpx.AsyncClient, owner: Account) -> Account:
     other = await register_buyer(client)
     await invite(client, owner, email=other.email, role="staff")
     member = await login(client, other.email, other.password)
+    await accept_invitations(client, member)
     assert owner.store_id is not None
     return await switch_store(client, member, owner.store_id)
 

@@ -82,7 +82,7 @@ def cases(case: Any) -> list[Any]:
             "GET",
             "/api/v1/checkout/{group_id}/confirmation",
             a_order,
-            (403,),
+            (404,),
             "b_buyer",
         ),
         case(
@@ -90,7 +90,7 @@ def cases(case: Any) -> list[Any]:
             "GET",
             "/api/v1/checkout/{cart_id}/confirmation",
             a_order,
-            (403,),
+            (404,),
             "b_buyer",
         ),
         case(

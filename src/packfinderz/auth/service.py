@@ -58,6 +58,7 @@ log = structlog.get_logger("auth")
 
 AUTH_FAILURES = Counter("packfinderz_auth_failures_total", "Refused credentials", ["reason"])
 INVALID_CREDENTIALS = "invalid credentials"
+NO_STORE_ROLE = "user"
 
 LoginVia = Literal["login", "admin_login"]
 
@@ -243,7 +244,8 @@ async def _sign_in(
     memberships: list[tuple[Store, str]] | None = None,
 ) -> tuple[dict[str, Any], Store | None, str]:
     """Record the login, pick the active store (first by name), open the session, issue tokens."""
-    store, role = memberships[0] if memberships else (None, user.system_role or "")
+    # `user`: signed in without a store (an invitee yet to accept an invitation, issue #17)
+    store, role = memberships[0] if memberships else (None, user.system_role or NO_STORE_ROLE)
     await users.update_user(session, user, last_login_at=_now())
     if store is not None:
         await stores.touch_last_active(session, store.id)
@@ -275,7 +277,7 @@ async def _role_in(session: AsyncSession, user: User, store_id: uuid.UUID | None
     if user.system_role is not None:
         return None, user.system_role
     if store_id is None:
-        return None, ""  # signed in without a store (an invitee yet to accept): no store claims
+        return None, NO_STORE_ROLE  # signed in without a store (an invitee yet to accept): no store claims
     found = await stores.active_membership(session, user.id, store_id)
     if found is None:
         raise Unauthorized("store membership required")
