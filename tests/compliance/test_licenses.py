@@ -279,25 +279,27 @@ async def test_an_image_document_is_accepted(client: httpx.AsyncClient, buyer: A
     assert response.status_code == 201, response.text
 
 
-async def test_a_license_number_and_a_document_are_used_once(
+async def test_a_document_is_used_once_and_a_number_is_never_squatted(
     client: httpx.AsyncClient, buyer: Account, vendor: Account, db: Database
 ) -> None:
+    """issue #17 (was 409 `license number already registered` for the second submission): a number is
+    unique only among verified licenses of its state (tests/security/test_license_numbers.py)."""
     first = await submit_license(client, buyer, number="OK-1", issuing_state="OK")
     duplicate = await uploaded(client, vendor)
     response = await post_license(
         client, vendor, license_body(duplicate.media_id, number="ok-1", issuing_state="OK")
     )
-    assert response.status_code == 409
-    assert response.json()["error"]["message"] == "license number already registered"
+    assert response.status_code == 201, response.text
+    other_state = await uploaded(client, vendor)
     same_number_other_state = await post_license(
-        client, vendor, license_body(duplicate.media_id, number="OK-1", issuing_state="TX")
+        client, vendor, license_body(other_state.media_id, number="OK-1", issuing_state="TX")
     )
     assert same_number_other_state.status_code == 201
 
     reuse = await post_license(client, buyer, license_body(uuid.UUID(first["media_id"])))
     assert reuse.status_code == 409
     assert reuse.json()["error"]["message"] == "media already attached to a license"
-    assert await license_count(db) == 2
+    assert await license_count(db) == 3
     assert len(await events(db, "license_status_changed")) == 2
 
 
