@@ -39,7 +39,9 @@ def upgrade() -> None:
     )
     # `user`: a signed-in user acting without a store (an invitee yet to accept an invitation).
     op.drop_constraint(op.f(AUDIT_ROLE_CHECK), "audit_logs", type_="check")
-    op.create_check_constraint(op.f(AUDIT_ROLE_CHECK), "audit_logs", _in("actor_role", (*ACTOR_ROLES, "user")))
+    op.create_check_constraint(
+        op.f(AUDIT_ROLE_CHECK), "audit_logs", _in("actor_role", (*ACTOR_ROLES, "user"))
+    )
     # A license number is unique only among verified licenses of its state: nobody can squat a number by
     # submitting it first; the admin sees the other submissions of the number when reviewing.
     op.drop_constraint("uq_licenses_issuing_state_number", "licenses", type_="unique")
