@@ -71,6 +71,7 @@ def prod_api_environment(
             "PACKFINDERZ_JWT_SECRET": secrets.token_urlsafe(48),
             "PACKFINDERZ_ADS_TOKEN_SECRET": secrets.token_urlsafe(48),
             "PACKFINDERZ_STORAGE_SIGNING_SECRET": secrets.token_urlsafe(48),
+            "PACKFINDERZ_METRICS_TOKEN": secrets.token_urlsafe(48),
             "PACKFINDERZ_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
             "PACKFINDERZ_SQUARE_ACCESS_TOKEN": "bench-not-used",
             "PACKFINDERZ_SQUARE_LOCATION_ID": "bench",

@@ -5,7 +5,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import UUID
 
 revision = "20261207040000"
-down_revision = "20261125070000"
+down_revision = "20261207030000"
 branch_labels = None
 depends_on = None
 

@@ -41,6 +41,7 @@ from packfinderz.notifications.router import router as notifications_router
 from packfinderz.orders.router import router as orders_router
 from packfinderz.reviews.router import router as reviews_router
 from packfinderz.reviews.router import store_reviews_router
+from packfinderz.stores.router import invitations_router
 from packfinderz.stores.router import router as stores_router
 from packfinderz.wishlist.router import router as wishlist_router
 
@@ -55,6 +56,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(admin_users_router)
     app.include_router(audit_router)
     app.include_router(stores_router)
+    app.include_router(invitations_router)
     app.include_router(catalog_router)
     app.include_router(cart_router)
     app.include_router(checkout_router)

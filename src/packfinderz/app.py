@@ -20,6 +20,7 @@ from packfinderz.kit import migrations
 from packfinderz.kit.boot import apply_migration_policy, probe_postgres, probe_redis
 from packfinderz.kit.db import create_database
 from packfinderz.kit.errors import install_error_handlers
+from packfinderz.kit.hardening import BodyLimitMiddleware, SecurityHeadersMiddleware
 from packfinderz.kit.http import RequestContextMiddleware
 from packfinderz.kit.idempotency import IdempotencyMiddleware
 from packfinderz.kit.logging import setup_logging
@@ -90,11 +91,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application; settings are read from the environment unless given."""
     settings = settings or load_settings({"db", "app"})
+    docs = settings.docs_enabled  # off in prod unless API_DOCS_ENABLED (issue #17)
     app = FastAPI(
         title="PackFinderz API",
         version=__version__,
         description="B2B wholesale marketplace for licensed cannabis businesses.",
         lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     app.state.settings = settings
     app.state.readiness = Readiness()
@@ -103,7 +108,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Innermost: settles idempotency claims with the final (post-commit) response (kit/idempotency.py).
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(
-        RequestContextMiddleware, env=settings.env, trusted_proxy_hops=settings.trusted_proxy_hops
+        BodyLimitMiddleware,
+        max_bytes=settings.max_request_body_bytes,
+        max_json_depth=settings.max_json_depth,
+    )
+    app.add_middleware(
+        RequestContextMiddleware,
+        env=settings.env,
+        trusted_proxy_hops=settings.trusted_proxy_hops,
+        trusted_proxy_networks=settings.proxy_networks,
+    )
+    app.add_middleware(
+        SecurityHeadersMiddleware, hsts_max_age=int(settings.hsts_max_age) if settings.is_prod else None
     )
     if settings.cors_origins:
         app.add_middleware(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -386,6 +387,36 @@ def config_table(
     typer.echo(f"updated {write}")
 
 
+DEV_SECRET_VARIABLES = (
+    "PACKFINDERZ_JWT_SECRET",
+    "PACKFINDERZ_STORAGE_SIGNING_SECRET",
+    "PACKFINDERZ_ADS_TOKEN_SECRET",
+)
+
+
+def _dev_secrets(data: Path) -> dict[str, str]:
+    """Random signing secrets of this data folder (made once, kept in `secrets.env`, mode 0600).
+
+    Only APP_ENV=test may sign with the secrets published in config.py, so `dev` makes its own; keeping
+    them in the data folder keeps sessions and signed URLs valid across restarts.
+    """
+    path = data / "secrets.env"
+    found: dict[str, str] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            name, sep, value = line.partition("=")
+            if sep and name in DEV_SECRET_VARIABLES and value:
+                found[name] = value
+    missing = [name for name in DEV_SECRET_VARIABLES if name not in found]
+    if missing:
+        found |= {name: secrets.token_urlsafe(48) for name in missing}
+        data.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.writelines(f"{name}={found[name]}\n" for name in DEV_SECRET_VARIABLES)
+    return found
+
+
 def _raise_keyboard_interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -417,6 +448,7 @@ def dev(
         typer.Option(help="API port [default: the configured port: PORT, else APP_PORT, else 8080]."),
     ] = None,
     seed: Annotated[bool, typer.Option(help="Seed the demo marketplace on first start.")] = True,
+    host: Annotated[str, typer.Option(help="Interface the api binds (0.0.0.0 exposes it).")] = "127.0.0.1",
 ) -> None:
     """Run api + worker for development; start embedded Postgres and Redis when no URLs are set."""
     from packfinderz.kit import embedded
@@ -432,6 +464,8 @@ def dev(
         )
         raise typer.Exit(1)
     os.environ["PORT"] = str(port)
+    for name, value in _dev_secrets(Path(Settings().embedded_dir).resolve()).items():
+        os.environ.setdefault(name, value)
     # Ctrl-C and SIGTERM (timeout, process managers) both end in the cleanup below, also when started
     # in the background, where SIGINT arrives ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -461,7 +495,7 @@ def dev(
 
             run_demo(settings)
         cmd = [sys.executable, "-m", "packfinderz.cli"]
-        children.append(subprocess.Popen([*cmd, "api"]))
+        children.append(subprocess.Popen([*cmd, "api", "--host", host]))
         children.append(subprocess.Popen([*cmd, "worker"]))
         typer.echo(
             f"\nPackFinderz is starting:\n  API      http://localhost:{port}\n  docs     http://localhost:{port}/docs\n"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hmac
 import os
 import re
 import socket
 from functools import cached_property
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
@@ -126,7 +128,21 @@ class Settings(BaseSettings):
         "json", description="Log format: json or console."
     )
     log_warn_stack: Bool = Field(False, description="Include stack traces on warning lines.")
-    metrics_token: OptSecret = Field(None, description="When set, /metrics requires this Bearer token.")
+    metrics_token: OptSecret = Field(
+        None, description="When set, /metrics requires this Bearer token; required in prod."
+    )
+    api_docs_enabled: Annotated[bool | None, BeforeValidator(_blank_to_none)] = Field(
+        None, description="Serve /docs, /redoc and /openapi.json (default: on outside prod, off in prod)."
+    )
+    max_request_body_bytes: int = Field(
+        1048576, description="Largest request body the api reads (413 beyond; signed uploads excepted)."
+    )
+    max_json_depth: int = Field(
+        32, description="Deepest JSON nesting accepted in a request body (400 beyond)."
+    )
+    hsts_max_age: Duration = Field(
+        31536000.0, description="Strict-Transport-Security max-age sent in prod (0 turns HSTS off)."
+    )
     embedded_dir: str = Field(
         "./.packfinderz", description="Data folder of the embedded Postgres and Redis used by `dev`."
     )
@@ -142,7 +158,14 @@ class Settings(BaseSettings):
     db_user: OptStr = Field(None, description="Postgres user, used when no URL is set.")
     db_password: OptSecret = Field(None, description="Postgres password, used when no URL is set.")
     db_name: OptStr = Field(None, description="Postgres database, used when no URL is set.")
-    db_sslmode: str = Field("disable", description="Postgres sslmode, used when no URL is set.")
+    db_sslmode: OptStr = Field(
+        None,
+        description="Postgres sslmode from the DB_* parts (default: require in prod, verify-full with a CA;"
+        " else disable).",
+    )
+    db_sslrootcert: OptStr = Field(
+        None, description="CA bundle (file) that verifies the Postgres server; implies sslmode verify-full."
+    )
     db_pool_size: int = Field(10, description="Connection pool size per process.")
     db_max_overflow: int = Field(5, description="Connections allowed beyond the pool size.")
     db_pool_recycle: Duration = Field(1800.0, description="Recycle pooled connections after this long.")
@@ -184,6 +207,10 @@ class Settings(BaseSettings):
     auth_rate_limit_register_email_limit: int = Field(3, description="Registrations per email per window.")
     auth_rate_limit_register_ip_limit: int = Field(20, description="Registrations per IP per window.")
     trusted_proxy_hops: int = Field(1, description="Client IP = n-th X-Forwarded-For entry from the right.")
+    trusted_proxy_networks: str = Field(
+        "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,fc00::/7",
+        description="Comma list of CIDRs whose connections may set X-Forwarded-For (a proxy's address).",
+    )
     idempotency_ttl: Duration = Field(86400.0, description="Idempotency record lifetime (default routes).")
     idempotency_critical_ttl: Duration = Field(
         604800.0, description="Idempotency record lifetime for checkout, order, delivery, payment."
@@ -339,6 +366,25 @@ class Settings(BaseSettings):
         return _secret(self.ads_token_secret) or DEV_ADS_TOKEN_SECRET
 
     @property
+    def effective_db_sslmode(self) -> str:
+        """sslmode of a URL built from the DB_* parts: TLS in prod, verify-full when a CA is set."""
+        if self.db_sslmode:
+            return self.db_sslmode.strip().lower()
+        if self.db_sslrootcert:
+            return "verify-full"
+        return "require" if self.is_prod else "disable"
+
+    @property
+    def docs_enabled(self) -> bool:
+        """Whether /docs, /redoc and /openapi.json are served (off in prod unless API_DOCS_ENABLED)."""
+        return self.api_docs_enabled if self.api_docs_enabled is not None else not self.is_prod
+
+    @property
+    def proxy_networks(self) -> list[IPv4Network | IPv6Network]:
+        """The networks a trusted proxy connects from (TRUSTED_PROXY_NETWORKS)."""
+        return [ip_network(part, strict=False) for part in _split(self.trusted_proxy_networks)]
+
+    @property
     def worker_role_list(self) -> list[str]:
         return _split(self.worker_roles)
 
@@ -360,8 +406,8 @@ class Settings(BaseSettings):
             password = _secret(self.db_password)
             auth = quote(self.db_user, safe="") + (f":{quote(password, safe='')}" if password else "")
             raw = f"postgresql://{auth}@{self.db_host}:{self.db_port}/{self.db_name}"
-            if self.db_sslmode != "disable":
-                raw += f"?sslmode={self.db_sslmode}"
+            if self.effective_db_sslmode != "disable":
+                raw += f"?sslmode={self.effective_db_sslmode}"
         elif self.is_prod and "sslmode=" not in raw and "ssl=" not in raw and "host=/" not in raw:
             raw += ("&" if "?" in raw else "?") + "sslmode=require"
         return to_asyncpg_url(raw)
@@ -406,6 +452,32 @@ class Settings(BaseSettings):
             flag("PACKFINDERZ_REFRESH_TOKEN_TTL_MINUTES", "must exceed JWT_EXPIRATION_MINUTES")
         if self.ads_token_ttl_days <= 0:
             flag("PACKFINDERZ_ADS_TOKEN_TTL_DAYS", "must be > 0")
+        try:
+            self.proxy_networks  # noqa: B018 - validates the list
+        except ValueError:
+            flag("PACKFINDERZ_TRUSTED_PROXY_NETWORKS", "must be a comma list of CIDR networks")
+        if self.max_request_body_bytes < 1024:
+            flag("PACKFINDERZ_MAX_REQUEST_BODY_BYTES", "must be at least 1024")
+        if self.max_json_depth < 2:
+            flag("PACKFINDERZ_MAX_JSON_DEPTH", "must be at least 2")
+        if self.app_env is not None and self.app_env != "test":
+            # The development secrets are published in this repository: only tests may sign with them.
+            published = {
+                "PACKFINDERZ_JWT_SECRET": (self.jwt_secret, DEV_JWT_SECRET),
+                "PACKFINDERZ_ADS_TOKEN_SECRET": (self.ads_token_secret, DEV_ADS_TOKEN_SECRET),
+                "PACKFINDERZ_STORAGE_SIGNING_SECRET": (
+                    self.storage_signing_secret,
+                    DEV_STORAGE_SIGNING_SECRET,
+                ),
+            }
+            if self.storage_adapter != "local":
+                del published["PACKFINDERZ_STORAGE_SIGNING_SECRET"]
+            for var, (secret, dev_value) in published.items():
+                value = _secret(secret)
+                if value is None and not self.is_prod:
+                    flag(var, "is required outside APP_ENV=test (`packfinderz dev` generates one)")
+                elif value is not None and hmac.compare_digest(value.encode(), dev_value.encode()):
+                    flag(var, "may not be the published development secret outside APP_ENV=test")
         if self.events_transport == "pubsub" and not self.gcp_project_id:
             flag("PACKFINDERZ_GCP_PROJECT_ID", "is required with EVENTS_TRANSPORT=pubsub")
         if self.storage_adapter == "gcs":
@@ -429,6 +501,10 @@ class Settings(BaseSettings):
                 flag("PACKFINDERZ_PUBLIC_BASE_URL", "is required in prod with STORAGE_ADAPTER=local")
         if self.redis_connection_url is None:
             flag("PACKFINDERZ_REDIS_URL", "is required in prod (or REDIS_URL, or REDIS_ADDR)")
+        if _secret(self.metrics_token) is None:
+            flag("PACKFINDERZ_METRICS_TOKEN", "is required in prod (/metrics is never public there)")
+        if self.db_dsn is None and self.effective_db_sslmode in ("disable", "allow", "prefer"):
+            flag("PACKFINDERZ_DB_SSLMODE", "must be require, verify-ca or verify-full in prod")
         if self.effective_billing_provider == "sandbox":
             flag("PACKFINDERZ_BILLING_PROVIDER", "may not be sandbox in prod")
         elif self.effective_billing_provider == "square":

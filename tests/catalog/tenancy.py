@@ -30,22 +30,22 @@ def cases(case: Any) -> list[Any]:
             "PATCH",
             "/api/v1/vendor/products/{product_id}",
             a_product,
-            (403,),
+            (404,),
             body=lambda r: {"title": "stolen"},
         ),
         case(
-            "catalog: delete A's product", "DELETE", "/api/v1/vendor/products/{product_id}", a_product, (403,)
+            "catalog: delete A's product", "DELETE", "/api/v1/vendor/products/{product_id}", a_product, (404,)
         ),
         case(
             "catalog: A's product inventory",
             "PUT",
             "/api/v1/inventory/{product_id}",
             a_product,
-            (403,),
+            (404,),
             body=lambda r: {"available_qty": 0},
         ),
         case(
-            "catalog: read A's product as a vendor", "GET", "/api/v1/products/{product_id}", a_product, (403,)
+            "catalog: read A's product as a vendor", "GET", "/api/v1/products/{product_id}", a_product, (404,)
         ),
         case(
             "catalog: read A's hidden product as a buyer",

@@ -112,7 +112,7 @@ async def test_put_refuses_other_stores_staff_and_unknown(
 ) -> None:
     product = await create_product(client, vendor)
     other = await vendor_at(client, db)
-    assert (await put(client, other, product["id"], {"available_qty": 0})).status_code == 403
+    assert (await put(client, other, product["id"], {"available_qty": 0})).status_code == 404  # #17: was 403
     assert (await put(client, vendor, uuid.uuid4(), {"available_qty": 0})).status_code == 404
     assert (await put(client, vendor, "bad", {"available_qty": 0})).status_code == 400
     assert await stock(db, product["id"]) == (100, 0)

@@ -154,7 +154,7 @@ async def test_vendor_reads_only_its_own_products(client: httpx.AsyncClient, db:
     product = await create_product(client, vendor)
     other = await vendor_at(client, db)
     detail = await client.get(f"/api/v1/products/{product['id']}", headers=other.headers)
-    assert detail.status_code == 403
+    assert detail.status_code == 404  # issue #17: was 403
     assert ids(await browse(client, other)) == []
     # As a store meeting another vendor, the other vendor is the buyer context of the storefront.
     front = await client.get(f"/api/v1/stores/{vendor.store_id}/products", headers=other.headers)

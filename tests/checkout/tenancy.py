@@ -83,7 +83,7 @@ def cases(case: Any) -> list[Any]:
             "GET",
             "/api/v1/checkout/{group_id}/confirmation",
             a_order,
-            (403,),
+            (404,),
             "b_buyer",
         ),
         case(
@@ -91,7 +91,7 @@ def cases(case: Any) -> list[Any]:
             "GET",
             "/api/v1/checkout/{cart_id}/confirmation",
             a_order,
-            (403,),
+            (404,),
             "b_buyer",
         ),
         case(

@@ -333,7 +333,7 @@ async def test_delete_is_refused_while_a_license_uses_the_media(
     assert await events(db, "media_deleted") == []
 
 
-async def test_other_stores_media_is_403_and_missing_is_404(
+async def test_other_stores_media_and_missing_media_are_404(
     client: httpx.AsyncClient, vendor: Account, buyer: Account, db: Database
 ) -> None:
     upload = await uploaded(client, vendor)
@@ -341,7 +341,7 @@ async def test_other_stores_media_is_403_and_missing_is_404(
         response = await client.request(
             method, f"/api/v1/media/{upload.media_id}{suffix}", headers=buyer.headers
         )
-        assert response.status_code == 403, (method, suffix)
+        assert response.status_code == 404, (method, suffix)  # issue #17: was 403
         missing = await client.request(method, f"/api/v1/media/{uuid.uuid4()}{suffix}", headers=buyer.headers)
         assert missing.status_code == 404
     assert await media_count(db) == 1

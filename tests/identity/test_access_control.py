@@ -19,6 +19,7 @@ from packfinderz.kit.db import Database
 from packfinderz.models import AuditLog, User
 from tests.fixtures.factories import (
     DEFAULT_PASSWORD,
+    accept_invitations,
     auth_headers,
     create_admin,
     create_agent,
@@ -177,6 +178,7 @@ async def test_store_role_guards(client: httpx.AsyncClient) -> None:
     staff_user = await register_vendor(client)
     await invite(client, owner, email=staff_user.email, role="staff")
     staff = await login(client, staff_user.email, staff_user.password)
+    await accept_invitations(client, staff)
     switched = await client.post(
         "/api/v1/auth/switch-store", json={"store_id": str(owner.store_id)}, headers=staff.headers
     )
@@ -202,6 +204,7 @@ async def test_manager_cannot_grant_or_remove_owner(client: httpx.AsyncClient, d
     manager_user = await register_vendor(client)
     await invite(client, owner, email=manager_user.email, role="manager")
     manager = await login(client, manager_user.email, manager_user.password)
+    await accept_invitations(client, manager)
     switched = await client.post(
         "/api/v1/auth/switch-store", json={"store_id": str(owner.store_id)}, headers=manager.headers
     )
@@ -437,19 +440,37 @@ async def test_switch_store_refusals(client: httpx.AsyncClient, db: Database, se
     assert error(response)["message"] == "store membership required"
 
 
-async def test_invite_refuses_system_users(
-    client: httpx.AsyncClient, db: Database, settings: Any, row_counts: Any
+async def test_invite_answers_for_system_users_as_for_anyone(
+    client: httpx.AsyncClient, db: Database, settings: Any
 ) -> None:
+    """issue #17 (was 409 `system users cannot join stores`): the inviter cannot tell a system account
+    from anyone else; the invitation is pending and its invitee can never accept it."""
     owner = await register_buyer(client)
     admin = await create_admin(db, settings)
-    before = await row_counts()
     body = {"email": admin.email, "first_name": "A", "last_name": "B", "role": "staff"}
     response = await client.post(
         "/api/v1/stores/me/users/invite", json=body, headers={**owner.headers, **idem()}
     )
-    assert response.status_code == 409
-    assert error(response)["message"] == "system users cannot join stores"
-    assert await row_counts() == before
+    assert response.status_code == 201, response.text
+    data = response.json()["data"]
+    assert len(data["temporary_password"]) == 16
+    assert (data["membership"]["first_name"], data["membership"]["last_name"]) == ("A", "B")
+    assert data["membership"]["membership_status"] == "invited"
+    admin_headers = auth_headers(await login_token(client, admin.email, admin.password, admin=True))
+    listed = await client.get("/api/v1/invitations", headers=admin_headers)
+    assert listed.status_code == 200
+    assert listed.json()["data"]["items"] == []
+    accepted = await client.post(
+        f"/api/v1/invitations/{data['membership']['membership_id']}/accept", headers=admin_headers
+    )
+    assert accepted.status_code == 404
+    async with db.transaction() as session:
+        statuses = (
+            await session.scalars(
+                text("SELECT status FROM store_memberships WHERE user_id = :u"), {"u": admin.user_id}
+            )
+        ).all()
+    assert statuses == ["invited"]
 
 
 async def test_update_password(client: httpx.AsyncClient, db: Database) -> None:

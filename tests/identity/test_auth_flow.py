@@ -21,6 +21,7 @@ from packfinderz.kit.db import Database
 from packfinderz.models import AuditLog, StoreMembership, User
 from tests.fixtures.factories import (
     DEFAULT_PASSWORD,
+    accept_invitations,
     auth_headers,
     idem,
     invite,
@@ -246,6 +247,11 @@ async def test_logout_kills_the_access_token(client: httpx.AsyncClient, redis: R
     assert (await client.post("/api/v1/auth/logout", headers=account.headers)).status_code == 200
 
 
+async def login_status(client: httpx.AsyncClient, email: str, password: str) -> int:
+    response = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
+    return response.status_code
+
+
 async def test_invite_new_user_gets_temporary_password_once(client: httpx.AsyncClient, db: Database) -> None:
     owner = await register_buyer(client)
     email = unique_email("new")
@@ -267,12 +273,14 @@ async def test_invite_new_user_gets_temporary_password_once(client: httpx.AsyncC
     assert row.payload == {"user_id": membership["user_id"], "role": "manager", "user_created": True}
     assert str(row.target_id) == membership["membership_id"]
 
-    # the invitee logs in with it: the membership becomes active and a password change is required
+    # issue #17: the invitee signs in with it, without a store (the invitation waits for consent), must
+    # change the password first, then accepts and switches to the store
     invitee = await login(client, email, temporary)
     assert invitee.body["user"]["must_change_password"] is True
-    assert invitee.body["active_store_id"] == str(owner.store_id)
+    assert invitee.body["active_store_id"] is None
+    assert invitee.body["stores"] == []
     assert claims(invitee.access_token)["must_change_password"] is True
-    gated = await client.get("/api/v1/stores/me", headers=invitee.headers)
+    gated = await client.get("/api/v1/invitations", headers=invitee.headers)
     assert gated.status_code == 403
     assert gated.json()["error"]["code"] == "PASSWORD_CHANGE_REQUIRED"
     changed = await client.post(
@@ -283,7 +291,13 @@ async def test_invite_new_user_gets_temporary_password_once(client: httpx.AsyncC
     assert changed.status_code == 200, changed.text
     new_token = changed.json()["data"]["access_token"]
     assert "must_change_password" not in claims(new_token)
-    me = await client.get("/api/v1/stores/me", headers=auth_headers(new_token))
+    invitee.access_token = new_token
+    members = await client.get("/api/v1/stores/me/users", headers=owner.headers)
+    statuses = {m["email"]: m["membership_status"] for m in members.json()["data"]["items"]}
+    assert statuses[email] == "invited"
+    assert await accept_invitations(client, invitee) == [owner.store_id]
+    invitee = await switch_store(client, invitee, owner.store_id)  # type: ignore[arg-type]
+    me = await client.get("/api/v1/stores/me", headers=invitee.headers)
     assert me.status_code == 200
     members = await client.get("/api/v1/stores/me/users", headers=owner.headers)
     statuses = {m["email"]: m["membership_status"] for m in members.json()["data"]["items"]}
@@ -298,15 +312,20 @@ async def test_invite_existing_user_never_touches_their_password(
     async with db.transaction() as session:
         before = (await session.scalars(select(User.password_hash).where(User.id == other.user_id))).one()
     data = await invite(client, owner, email=other.email, role="staff")
-    assert data["temporary_password"] is None
+    # the same answer as for a new email (issue #17): a one-time value that opens nothing here
+    assert len(data["temporary_password"]) == 16
     assert data["membership"]["user_id"] == str(other.user_id)
+    assert await login_status(client, other.email, data["temporary_password"]) == 401
     async with db.transaction() as session:
         user = (await session.scalars(select(User).where(User.id == other.user_id))).one()
     assert user.password_hash == before
     assert user.must_change_password is False
     [row] = await audit_rows(db, "member.invited")
     assert row.payload["user_created"] is False
-    # their own password still works, and the new store is now theirs (activated at login)
+    # their own password still works; the new store is theirs only once they accept (issue #17)
+    account = await login(client, other.email, other.password)
+    assert {s["id"] for s in account.body["stores"]} == {str(other.store_id)}
+    await accept_invitations(client, account)
     account = await login(client, other.email, other.password)
     assert {s["id"] for s in account.body["stores"]} == {str(owner.store_id), str(other.store_id)}
     # inviting an existing member again: 200, unchanged
@@ -326,6 +345,7 @@ async def test_remove_member_stops_their_token_at_once(client: httpx.AsyncClient
     member = await register_vendor(client)
     await invite(client, owner, email=member.email, role="staff")
     account = await login(client, member.email, member.password)
+    await accept_invitations(client, account)
     account = await switch_store(client, account, owner.store_id)  # type: ignore[arg-type]
     assert (await client.get("/api/v1/stores/me", headers=account.headers)).status_code == 200
 
@@ -361,7 +381,7 @@ async def test_last_owner_guard(client: httpx.AsyncClient, db: Database) -> None
     response = await client.delete(f"/api/v1/stores/me/users/{owner.user_id}", headers=owner.headers)
     assert response.status_code == 409
     # with a second active owner, an owner may leave (self-removal follows the same rules)
-    await login(client, co_owner.email, co_owner.password)
+    await accept_invitations(client, await login(client, co_owner.email, co_owner.password))
     assert (
         await client.delete(f"/api/v1/stores/me/users/{owner.user_id}", headers=owner.headers)
     ).status_code == 204
@@ -414,8 +434,14 @@ async def test_concurrent_invites_of_a_new_email_create_one_user(
         )
     )
     assert [r.status_code for r in responses] == [201] * 4
+    # every answer carries a one-time value (issue #17); exactly one of them became the password
     temporaries = [r.json()["data"]["temporary_password"] for r in responses]
-    assert len([t for t in temporaries if t is not None]) == 1
+    assert all(t is not None for t in temporaries)
+    statuses = [
+        (await client.post("/api/v1/auth/login", json={"email": email, "password": t})).status_code
+        for t in temporaries
+    ]
+    assert sorted(statuses) == [200, 401, 401, 401]
     async with db.transaction() as session:
         [user] = (await session.scalars(select(User).where(User.email == email))).all()
         memberships = (

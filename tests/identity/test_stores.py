@@ -11,6 +11,7 @@ from sqlalchemy import text
 from packfinderz.kit.db import Database
 from tests.fixtures.factories import (
     DEFAULT_ADDRESS,
+    accept_invitations,
     invite,
     login,
     make_vendor_visible,
@@ -137,6 +138,7 @@ async def test_members_list_paginates(client: httpx.AsyncClient) -> None:
         "role",
         "membership_status",
         "invited_by_user_id",
+        "invite_expires_at",
         "last_login_at",
         "created_at",
     }
@@ -156,13 +158,16 @@ async def test_my_stores(client: httpx.AsyncClient) -> None:
     body = register_body(store_type="vendor", email=owner.email, company_name="Second")
     second = (await client.post("/api/v1/auth/register", json=body, headers={"Idempotency-Key": "s2"})).json()
     other = await register_vendor(client, company_name="Third")
-    await invite(client, other, email=owner.email, role="ops")  # invited: not listed until login
+    await invite(client, other, email=owner.email, role="ops")  # invited: not listed until accepted
     response = await client.get("/api/v1/stores/my", headers=owner.headers)
     assert response.status_code == 200
     items = response.json()["data"]["items"]
     assert [(s["name"], s["role"]) for s in items] == [("Second", "owner"), ("First", "owner")]
     assert items[0]["id"] == second["data"]["store"]["id"]
     account = await login(client, owner.email, owner.password)
+    listed = (await client.get("/api/v1/stores/my", headers=account.headers)).json()["data"]["items"]
+    assert "Third" not in {s["name"] for s in listed}  # a login no longer accepts it (issue #17)
+    await accept_invitations(client, account)
     listed = (await client.get("/api/v1/stores/my", headers=account.headers)).json()["data"]["items"]
     assert next((s["name"], s["role"], s["type"]) for s in listed) == ("Third", "ops", "vendor")
     page = (await client.get("/api/v1/stores/my?limit=2", headers=account.headers)).json()["data"]

@@ -40,6 +40,7 @@ from tests.catalog import tenancy as catalog_tenancy
 from tests.checkout import tenancy as checkout_tenancy
 from tests.fixtures.factories import (
     Account,
+    accept_invitations,
     idem,
     invite,
     login,
@@ -219,6 +220,7 @@ async def test_a_former_member_keeps_no_access(world: World) -> None:
     """B's owner was a member of A; after removal, their token for A stops working on every A route."""
     await invite(world.client, world.a_vendor, email=world.b_vendor.email, role="manager")
     member = await login(world.client, world.b_vendor.email, world.b_vendor.password)
+    await accept_invitations(world.client, member)
     member = await switch_store(world.client, member, world.a_vendor.store_id)  # type: ignore[arg-type]
     assert (await world.client.get("/api/v1/stores/me", headers=member.headers)).status_code == 200
     removed = await world.client.delete(

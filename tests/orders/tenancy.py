@@ -43,12 +43,12 @@ async def a_order(world: World) -> dict[str, Any]:
 
 
 def cases(case: type[TenancyCase]) -> list[TenancyCase]:
-    """One entry per store-scoped order route."""
+    """One entry per store-scoped order route; another store's order is 404 (issue #17, was 403)."""
     reject_line = {"decision": "reject"}
     return [
-        case("orders: A's order detail (vendor)", "GET", "/api/v1/orders/{order_id}", a_order, (403,)),
+        case("orders: A's order detail (vendor)", "GET", "/api/v1/orders/{order_id}", a_order, (404,)),
         case(
-            "orders: A's order detail (buyer)", "GET", "/api/v1/orders/{order_id}", a_order, (403,), "b_buyer"
+            "orders: A's order detail (buyer)", "GET", "/api/v1/orders/{order_id}", a_order, (404,), "b_buyer"
         ),
         case("orders: list (vendor)", "GET", "/api/v1/orders", a_order, (200,)),
         case("orders: list (buyer)", "GET", "/api/v1/orders", a_order, (200,), "b_buyer"),
@@ -57,7 +57,7 @@ def cases(case: type[TenancyCase]) -> list[TenancyCase]:
             "POST",
             "/api/v1/vendor/orders/{order_id}/decision",
             a_order,
-            (403,),
+            (404,),
             body=lambda r: reject_line,
         ),
         case(
@@ -65,31 +65,31 @@ def cases(case: type[TenancyCase]) -> list[TenancyCase]:
             "POST",
             "/api/v1/vendor/orders/{order_id}/line-items/decision",
             a_order,
-            (403,),
+            (404,),
             body=lambda r: {"line_item_id": r["line_id"], **reject_line},
         ),
         case(
-            "orders: cancel A's order", "POST", "/api/v1/orders/{order_id}/cancel", a_order, (403,), "b_buyer"
+            "orders: cancel A's order", "POST", "/api/v1/orders/{order_id}/cancel", a_order, (404,), "b_buyer"
         ),
         case(
-            "orders: nudge A's vendor", "POST", "/api/v1/orders/{order_id}/nudge", a_order, (403,), "b_buyer"
+            "orders: nudge A's vendor", "POST", "/api/v1/orders/{order_id}/nudge", a_order, (404,), "b_buyer"
         ),
         case(
-            "orders: retry A's order", "POST", "/api/v1/orders/{order_id}/retry", a_order, (403,), "b_buyer"
+            "orders: retry A's order", "POST", "/api/v1/orders/{order_id}/retry", a_order, (404,), "b_buyer"
         ),
         case(
             "orders: manifest of A's order",
             "POST",
             "/api/v1/vendor/orders/{order_id}/manifest",
             a_order,
-            (403,),
+            (404,),
         ),
         case(
             "orders: read A's manifest",
             "GET",
             "/api/v1/orders/{order_id}/manifest",
             a_order,
-            (403,),
+            (404,),
             "b_buyer",
         ),
         case(

@@ -166,7 +166,7 @@ async def test_detail_for_each_party(client: httpx.AsyncClient, db: Database) ->
         assert detail["buyer_store"]["address"]["state"] == "OK"
         assert (detail["active_assignment"], detail["manifest"]) == (None, None)
     denied = await client.get(path, headers=vendor_b.headers)
-    assert denied.status_code == 403
+    assert denied.status_code == 404  # issue #17: another store's order does not exist for it (was 403)
     assert (
         await client.get(f"/api/v1/orders/{uuid.uuid4()}", headers=placed.buyer.headers)
     ).status_code == 404

@@ -166,9 +166,10 @@ async def test_manifest_access_rules(client: httpx.AsyncClient, db: Database, se
         201,
     )
 
+    for path in (f"/api/v1/orders/{placed.order_id}/manifest",):  # issue #17: strangers get 404 (was 403)
+        for stranger_store in (other.buyer, other.vendors[0]):
+            assert (await client.get(path, headers=stranger_store.headers)).status_code == 404, path
     for path, headers in (
-        (f"/api/v1/orders/{placed.order_id}/manifest", other.buyer.headers),
-        (f"/api/v1/orders/{placed.order_id}/manifest", other.vendors[0].headers),
         (f"/api/v1/agent/orders/{placed.order_id}/manifest", stranger.headers),
         (f"/api/admin/v1/orders/{placed.order_id}/manifest", holder.headers),
         (f"/api/v1/agent/orders/{placed.order_id}/manifest", admin),
@@ -178,7 +179,7 @@ async def test_manifest_access_rules(client: httpx.AsyncClient, db: Database, se
     foreign = await post(
         client, f"/api/v1/vendor/orders/{placed.order_id}/manifest", other.vendors[0].headers
     )
-    assert foreign.status_code == 403
+    assert foreign.status_code == 404
     as_buyer = await post(client, f"/api/v1/vendor/orders/{placed.order_id}/manifest", placed.buyer.headers)
     assert as_buyer.status_code == 403
     assert await snapshot(db, placed.order_id) == before

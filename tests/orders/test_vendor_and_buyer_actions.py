@@ -167,7 +167,8 @@ async def test_decision_errors(client: httpx.AsyncClient, db: Database) -> None:
     assert malformed.status_code == 400
     missing_key = await client.post(path, json={"decision": "accept"}, headers=vendor_a.headers)
     assert missing_key.status_code == 400
-    assert (await decide(client, vendor_b, order_a["order_id"], "accept")).status_code == 403
+    # issue #17: a stranger gets 404 (was 403); the order's buyer may see it but not decide it: 403
+    assert (await decide(client, vendor_b, order_a["order_id"], "accept")).status_code == 404
     assert (await decide(client, placed.buyer, order_a["order_id"], "accept")).status_code == 403
     assert (await decide(client, vendor_a, uuid.uuid4(), "accept")).status_code == 404
     bad_id = await post(
@@ -281,15 +282,17 @@ async def test_cancel_errors(client: httpx.AsyncClient, db: Database) -> None:
     assert await snapshot(db, placed.order_id) == before
 
 
-async def test_nudges_are_unlimited_until_the_order_leaves_the_vendor(
+async def test_nudges_are_refused_once_the_order_leaves_the_vendor(
     client: httpx.AsyncClient, db: Database
 ) -> None:
+    """Manual nudges were unlimited; issue #17 allows one per order per 24 h (tests/security)."""
     placed = await place(client, db)
     path = f"/api/v1/orders/{placed.order_id}/nudge"
     for _ in range(2):
         response = await post(client, path, placed.buyer.headers)
         assert response.status_code == 202
         assert response.json() == {"data": {"order_id": placed.order_id}}
+        await execute(db, "UPDATE vendor_orders SET last_nudged_at = now() - interval '25 hours'")
     requested = await events(db, "notification_requested")
     assert [(e["order_id"], e["type"]) for e in requested] == [(placed.order_id, "order_nudge")] * 2
     assert (await post(client, path, placed.vendors[0].headers)).status_code == 403

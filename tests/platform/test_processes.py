@@ -31,6 +31,7 @@ PROD_SECRETS = {
     "PACKFINDERZ_SQUARE_LOCATION_ID": "L1",
     "PACKFINDERZ_SQUARE_WEBHOOK_SIGNATURE_KEY": "square-key",
     "PACKFINDERZ_SQUARE_WEBHOOK_URL": "https://api.example/webhooks/square",
+    "PACKFINDERZ_METRICS_TOKEN": "m" * 40,  # required in prod (issue #17)
 }
 
 

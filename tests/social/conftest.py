@@ -14,8 +14,8 @@ import httpx
 from sqlalchemy import text
 
 from packfinderz.kit.db import Database
-from tests.catalog.conftest import create_product
-from tests.checkout.conftest import checkout, line, quote
+from tests.fixtures.catalog import create_product
+from tests.fixtures.checkout import checkout, line, quote
 from tests.fixtures.factories import Account
 
 

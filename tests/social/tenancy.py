@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from tests.catalog.conftest import create_product
+from tests.fixtures.catalog import create_product
 from tests.fixtures.factories import make_vendor_visible, set_store_kyc
 from tests.social.conftest import place_order, set_status
 

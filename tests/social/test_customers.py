@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 
 from packfinderz.kit.db import Database
-from tests.catalog.conftest import vendor_at
-from tests.checkout.conftest import staff_member, verified_buyer
+from tests.fixtures.catalog import vendor_at
+from tests.fixtures.checkout import staff_member, verified_buyer
 from tests.fixtures.factories import Account, idem
 from tests.social.conftest import error_of, place_order, rows
 

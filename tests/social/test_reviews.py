@@ -12,10 +12,10 @@ import httpx
 
 from packfinderz.config import Settings
 from packfinderz.kit.db import Database
-from tests.catalog.conftest import DALLAS, vendor_at
-from tests.checkout.conftest import staff_member, verified_buyer
+from tests.fixtures.catalog import DALLAS, vendor_at
+from tests.fixtures.checkout import staff_member, verified_buyer
 from tests.fixtures.factories import Account, register_buyer, set_subscription_active
-from tests.orders.conftest import delivered, new_agent
+from tests.fixtures.orders import delivered, new_agent
 from tests.social.conftest import error_of, place_order, rows, scalar, set_status, store_ratings
 
 REVIEWS = "/api/v1/reviews"

@@ -8,9 +8,9 @@ import httpx
 from fastapi import FastAPI
 
 from packfinderz.kit.db import Database
-from tests.catalog.conftest import insert_products, vendor_at
 from tests.catalog.test_statements import statements
-from tests.checkout.conftest import verified_buyer
+from tests.fixtures.catalog import insert_products, vendor_at
+from tests.fixtures.checkout import verified_buyer
 from tests.social.conftest import execute, place_order, set_status
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 
 from packfinderz.kit.db import Database
-from tests.catalog.conftest import DALLAS, create_product, vendor_at
-from tests.checkout.conftest import verified_buyer
+from tests.fixtures.catalog import DALLAS, create_product, vendor_at
+from tests.fixtures.checkout import verified_buyer
 from tests.fixtures.factories import Account, register_buyer, set_subscription_active
 from tests.social.conftest import error_of, execute, scalar
 

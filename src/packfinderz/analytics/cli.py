@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from packfinderz.analytics.backfill import backfill, count_orders
+from packfinderz.kit.boot import process_settings
 from packfinderz.kit.db import create_database
 from packfinderz.kit.warehouse import create_warehouse
 
@@ -23,8 +24,6 @@ def backfill_command(
     ] = None,
 ) -> None:
     """Rebuild warehouse rows from orders, ledger and ad rollups; safe to run again."""
-    from packfinderz.cli import _settings
-
     start: datetime | None = None
     if since is not None:
         try:
@@ -32,7 +31,7 @@ def backfill_command(
         except ValueError:
             typer.echo("--since must be YYYY-MM-DD", err=True)
             raise typer.Exit(2) from None
-    settings = _settings({"db"}, "cli")
+    settings = process_settings({"db"}, "cli")
 
     async def main() -> dict[str, int]:
         database = create_database(settings)

@@ -20,7 +20,7 @@ from packfinderz.kit.pagination import PageEnvelope, PageParams, page_params
 
 router = APIRouter(prefix="/api/admin/v1/audit", tags=["admin: audit"])
 
-ActorRole = Literal["owner", "manager", "staff", "ops", "agent", "admin", "system", "anonymous"]
+ActorRole = Literal["owner", "manager", "staff", "ops", "agent", "admin", "system", "anonymous", "user"]
 _ACTION_RE = re.compile(r"^[a-z_]+(\.[a-z_]+)*(\.\*)?$")
 
 

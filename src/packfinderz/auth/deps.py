@@ -202,7 +202,7 @@ def _require_system_role(role: str) -> Any:
 
 def _rate_limited_ip(name: PolicyName) -> Any:
     async def limit(request: Request, rt: IdentityRuntime) -> str | None:
-        ip = client_ip(request.scope, rt.settings.trusted_proxy_hops)
+        ip = client_ip(request.scope, rt.settings.trusted_proxy_hops, rt.settings.proxy_networks)
         await rt.limiter.hit_ip(policy(rt.settings, name), ip)
         return ip
 

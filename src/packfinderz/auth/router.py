@@ -171,7 +171,7 @@ async def update_password(
     rt: IdentityRuntime,
 ) -> dict[str, Any]:
     """Allowed while a password change is required. Revokes every other session and rotates this one."""
-    ip = client_ip(request.scope, rt.settings.trusted_proxy_hops)
+    ip = client_ip(request.scope, rt.settings.trusted_proxy_hops, rt.settings.proxy_networks)
     result = await service.update_password(
         session, rt, user_id=user.user_id, jti=user.jti, store_id=user.store_id, body=body, ip=ip
     )

@@ -6,16 +6,28 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, Strict, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, Field, Strict, StringConstraints, field_validator
 
 from packfinderz.kit.schemas import AddressIn, Email, Input, Name, Phone, ShortText
-from packfinderz.kit.security import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
+from packfinderz.kit.security import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, password_problem
 from packfinderz.models.identity import User
 from packfinderz.stores.schemas import MemberRole, StoreDTO, StoreSummary, StoreType
 
-# Not stripped: leading and trailing spaces are part of a password.
+
+def _password_policy(value: str) -> str:
+    problem = password_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+# Not stripped: leading and trailing spaces are part of a password. The policy (issue #17): 12..256
+# characters and a zxcvbn score of at least 3 (register, admin register, update-password, CLI).
 Password = Annotated[
-    str, Strict(), StringConstraints(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH)
+    str,
+    Strict(),
+    StringConstraints(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH),
+    AfterValidator(_password_policy),
 ]
 # Presented (not chosen) passwords: any length up to the policy's maximum, so old hashes still verify.
 PresentedPassword = Annotated[str, Strict(), StringConstraints(min_length=1, max_length=PASSWORD_MAX_LENGTH)]

@@ -60,6 +60,7 @@ log = structlog.get_logger("auth")
 
 AUTH_FAILURES = Counter("packfinderz_auth_failures_total", "Refused credentials", ["reason"])
 INVALID_CREDENTIALS = "invalid credentials"
+NO_STORE_ROLE = "user"
 
 LoginVia = Literal["login", "admin_login"]
 
@@ -123,8 +124,12 @@ async def register(
     email = normalize_email(body.email)
     await rt.limiter.hit_email(policy(rt.settings, "register"), email)
     user = await users.by_email(session, email)
+    # Constant work whether or not the email has an account (issue #17): one verify (against a dummy hash
+    # when no user matches) and one hash, so the answer's timing does not tell which case it was.
+    valid = await rt.passwords.verify(user.password_hash if user else None, body.password)
+    new_hash = await rt.passwords.hash(body.password)
     if user is not None:
-        if not await rt.passwords.verify(user.password_hash, body.password) or not user.is_active:
+        if not valid or not user.is_active:
             AUTH_FAILURES.labels("register_bad_password").inc()
             raise Unauthorized(INVALID_CREDENTIALS)
         if user.system_role is not None:
@@ -133,7 +138,7 @@ async def register(
         user = await users.insert_user(
             session,
             email=email,
-            password_hash=await rt.passwords.hash(body.password),
+            password_hash=new_hash,
             first_name=body.first_name,
             last_name=body.last_name,
             phone=body.phone,
@@ -220,11 +225,13 @@ async def login(
         await _refuse_login(rt, user, email, reason="not_admin", ip=ip, via=via)
     if rt.passwords.needs_rehash(user.password_hash):
         await users.update_user(session, user, password_hash=await rt.passwords.hash(body.password))
-    if user.system_role is None:
-        await stores.activate_invitations(session, user.id)
     memberships = await stores.active_stores_of(session, user.id) if user.system_role is None else []
     if user.system_role is None and not memberships:
-        await _refuse_login(rt, user, email, reason="no_access", ip=ip, via=via)
+        # Invitations wait for the invitee's consent (issue #17): someone whose only way in is a pending
+        # invitation signs in without a store, to accept it through /api/v1/invitations.
+        invited, _ = await stores.pending_invitations(session, user.id)
+        if not invited:
+            await _refuse_login(rt, user, email, reason="no_access", ip=ip, via=via)
     tokens, store, _ = await _sign_in(session, rt, user, via=via, ip=ip, memberships=memberships)
     if via == "admin_login":
         return AdminLoginResult(user=user_dto(user), **tokens)
@@ -246,7 +253,8 @@ async def _sign_in(
     memberships: list[tuple[Store, str]] | None = None,
 ) -> tuple[dict[str, Any], Store | None, str]:
     """Record the login, pick the active store (first by name), open the session, issue tokens."""
-    store, role = memberships[0] if memberships else (None, user.system_role or "")
+    # `user`: signed in without a store (an invitee yet to accept an invitation, issue #17)
+    store, role = memberships[0] if memberships else (None, user.system_role or NO_STORE_ROLE)
     await users.update_user(session, user, last_login_at=_now())
     if store is not None:
         await stores.touch_last_active(session, store.id)
@@ -277,7 +285,9 @@ async def _role_in(session: AsyncSession, user: User, store_id: uuid.UUID | None
     """(store, token role) from the current rows; 401 when the token's store is no longer the user's."""
     if user.system_role is not None:
         return None, user.system_role
-    found = await stores.active_membership(session, user.id, store_id) if store_id else None
+    if store_id is None:
+        return None, NO_STORE_ROLE  # signed in without a store (an invitee yet to accept): no store claims
+    found = await stores.active_membership(session, user.id, store_id)
     if found is None:
         raise Unauthorized("store membership required")
     return found

@@ -21,21 +21,13 @@ from packfinderz.models.cart import CartItem, CartRecord, CartVendorGroup
 from packfinderz.models.identity import Store
 from packfinderz.stores.service import vendor_visible_to_buyer
 
-# Group warnings for a vendor that fails the visibility gate (commerce.md §6.1).
-_VENDOR_PROBLEMS = {
-    "vendor_suspended": "vendor is suspended",
-    "license_invalid": "vendor license is not verified",
-    "out_of_delivery_radius": "buyer is outside the vendor's delivery radius",
-    "vendor_invalid": "vendor is not available",
-}
-
 
 def warning(kind: str, message: str) -> dict[str, str]:
     return {"type": kind, "message": message}
 
 
 def vendor_problem(vendor: Store, buyer: Store) -> str | None:
-    """None when the vendor passes the gate of commerce.md §3 for this buyer, else the group warning."""
+    """None when the vendor passes the gate of commerce.md §3 for this buyer, else why (never shown to it)."""
     if vendor_visible_to_buyer(vendor, buyer):
         return None
     if vendor.kyc_status == "suspended":
@@ -57,9 +49,24 @@ class _Line:
     price: LinePrice | None = None
 
 
+UNAVAILABLE = warning("vendor_unavailable", "vendor is not available")
+
+
 def _check_line(line: _Line, problem: str | None) -> None:
-    """Steps 2-5 of the per-item pipeline, in warning order: clamps, then mismatch or availability."""
+    """Steps 2-5 of the per-item pipeline, in warning order: clamps, then mismatch or availability.
+
+    A line that names a vendor the buyer may not see (or a product that vendor does not sell) is `invalid`
+    and says nothing about the product: no clamps, no title, no price (issue #17, commerce.md §3).
+    """
     product = line.product
+    if problem is not None:
+        line.status = "invalid"
+        line.warnings.append(UNAVAILABLE)
+        return
+    if product.store_id != line.vendor.id:
+        line.status = "invalid"
+        line.warnings.append(warning("vendor_mismatch", "product is not sold by this vendor"))
+        return
     if line.quantity < product.moq:
         line.quantity = product.moq
         line.warnings.append(
@@ -70,13 +77,7 @@ def _check_line(line: _Line, problem: str | None) -> None:
         line.warnings.append(
             warning("clamped_to_max", f"quantity lowered to the maximum of {product.max_qty}")
         )
-    if product.store_id != line.vendor.id:
-        line.status = "invalid"
-        line.warnings.append(warning("vendor_mismatch", "product is not sold by this vendor"))
-    elif problem is not None:
-        line.status = "invalid"
-        line.warnings.append(warning("vendor_invalid", _VENDOR_PROBLEMS["vendor_invalid"]))
-    elif not product.is_active:
+    if not product.is_active:
         line.status = "not_available"
         line.warnings.append(warning("not_available", "product is no longer available"))
     elif product.available_qty is None or product.available_qty < line.quantity:
@@ -161,7 +162,9 @@ def _groups(
         warnings: list[dict[str, str]] = []
         problem = problem_of[vendor_id]
         if problem is not None:
-            warnings.append(warning(problem, _VENDOR_PROBLEMS[problem]))
+            # One reason for every hidden vendor: suspension, licensing and radius are the vendor's
+            # business, not the buyer's (issue #17).
+            warnings.append(UNAVAILABLE)
         elif not ok:
             warnings.append(warning("vendor_invalid", "no valid items for vendor"))
         code = promo_codes.get(vendor_id)
@@ -189,9 +192,31 @@ def _groups(
 def _item_row(
     cart_id: uuid.UUID, position: int, line: _Line, old_prices: dict[uuid.UUID, int]
 ) -> dict[str, Any]:
+    product = line.product
+    if line.status == "invalid":  # only the ids and the reason (issue #17)
+        return {
+            "cart_id": cart_id,
+            "position": position,
+            "product_id": product.id,
+            "vendor_store_id": line.vendor.id,
+            "vendor_store_name": "",
+            "title": "",
+            "thumbnail": None,
+            "unit": "",
+            "moq": 1,
+            "max_qty": None,
+            "quantity": line.quantity,
+            "unit_price_cents": 0,
+            "effective_unit_price_cents": 0,
+            "line_subtotal_cents": 0,
+            "line_discounts_cents": 0,
+            "line_total_cents": 0,
+            "applied_volume_discount": None,
+            "status": line.status,
+            "warnings": line.warnings,
+        }
     price = line.price
     assert price is not None
-    product = line.product
     before = old_prices.get(product.id)
     if before is not None and before != price.unit_price_cents:
         line.warnings.append(

@@ -32,7 +32,7 @@ from packfinderz.catalog.schemas import (
     VolumeDiscountDTO,
 )
 from packfinderz.catalog.search import ListRequest, SortCursor
-from packfinderz.kit.errors import Conflict, Forbidden, NotFound, StateConflict, ValidationFailed
+from packfinderz.kit.errors import Conflict, NotFound, StateConflict, ValidationFailed
 from packfinderz.kit.geo import distance_m
 from packfinderz.media import repository as media_repository
 from packfinderz.media.attachments import reconcile
@@ -104,12 +104,10 @@ async def _checked_media(
 
 
 async def _owned(session: AsyncSession, ctx: StoreCtx, product_id: uuid.UUID, *, lock: bool) -> Product:
-    """The caller's product: unknown → 404, another store's → 403."""
+    """The caller's product: unknown or another store's → 404 (no probing, issue #17)."""
     product = await products_repository.get_product(session, product_id, lock=lock)
-    if product is None:
+    if product is None or product.store_id != ctx.store_id:
         raise NotFound("product not found")
-    if product.store_id != ctx.store_id:
-        raise Forbidden("product belongs to another store")
     return product
 
 
@@ -416,14 +414,14 @@ async def _dto(session: AsyncSession, product: Product, vendor: Store) -> Produc
 
 
 async def product_detail(session: AsyncSession, ctx: StoreCtx, product_id: uuid.UUID) -> ProductDTO:
-    """A vendor reads its own products (another's → 403); a buyer only what the gate lets it see (404)."""
+    """A vendor reads its own products (another's → 404); a buyer only what the gate lets it see (404)."""
     found = await products_repository.get_product_with_vendor(session, product_id)
     if found is None:
         raise NotFound("product not found")
     product, vendor = found
     if ctx.store_type == "vendor":
         if product.store_id != ctx.store_id:
-            raise Forbidden("product belongs to another store")
+            raise NotFound("product not found")
     elif not product.is_active or not vendor_visible_to_buyer(vendor, ctx.store):
         raise NotFound("product not found")
     return await _dto(session, product, vendor)

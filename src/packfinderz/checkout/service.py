@@ -45,7 +45,7 @@ from packfinderz.orders import repository as orders_repository
 from packfinderz.orders.schemas import PaymentIntentDTO
 from packfinderz.orders.service import assignment_dto
 from packfinderz.stores import repository as stores_repository
-from packfinderz.stores.service import vendor_visible_to_buyer
+from packfinderz.stores.service import delivery_refusal, vendor_visible_to_buyer
 
 log = structlog.get_logger("checkout")
 
@@ -145,6 +145,11 @@ async def checkout(
             "no vendor in this cart is available",
             details={"rejected_vendors": [v.model_dump(mode="json") for v in unavailable]},
         )
+    refusal = delivery_refusal(
+        buyer, [parties[v.id][0] for v in vendors], body.shipping_address.model_dump(mode="json")
+    )
+    if refusal is not None:  # before any write: nothing is reserved
+        raise StateConflict(refusal.pop("message"), details=refusal)
     quantities = _check_rules(vendors)
 
     group_id = cart.checkout_group_id or uuid.uuid4()
@@ -633,7 +638,7 @@ async def confirmation(session: AsyncSession, ctx: StoreCtx, identifier: uuid.UU
     if not orders:
         raise NotFound("no orders for this checkout")
     if any(order.buyer_store_id != ctx.store_id for order, _ in orders):
-        raise Forbidden("checkout belongs to another store")
+        raise NotFound("no orders for this checkout")  # another buyer's: no probing (issue #17)
     lines = await repository.lines_of(session, [o.id for o, _ in orders])
     by_order: dict[uuid.UUID, list[OrderLineItem]] = {}
     for line in lines:

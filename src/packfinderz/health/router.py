@@ -72,7 +72,10 @@ def metrics_payload() -> bytes:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
-    token = request.app.state.settings.metrics_token
+    settings = request.app.state.settings
+    token = settings.metrics_token
+    if token is None and settings.is_prod:
+        raise Unauthorized("metrics token required")  # prod never serves metrics publicly
     if token is not None:
         given = request.headers.get("authorization", "")
         expected = f"Bearer {token.get_secret_value()}"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -47,8 +48,18 @@ def create_engine(url: str, settings: Settings, *, statement_timeout: bool = Tru
         pool_recycle=settings.db_pool_recycle,
         pool_timeout=settings.db_pool_timeout,
         pool_pre_ping=True,
-        connect_args={"server_settings": server_settings, "timeout": 5},
+        connect_args={"server_settings": server_settings, "timeout": 5, **_tls(settings)},
     )
+
+
+def _tls(settings: Settings) -> dict[str, Any]:
+    """With DB_SSLROOTCERT, verify the server's certificate and host name against that CA (verify-full)."""
+    if not settings.db_sslrootcert:
+        return {}
+    context = ssl.create_default_context(cafile=settings.db_sslrootcert)
+    context.check_hostname = True
+    context.verify_mode = ssl.CERT_REQUIRED
+    return {"ssl": context}
 
 
 def create_database(settings: Settings, url: str | None = None) -> Database:

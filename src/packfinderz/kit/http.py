@@ -6,7 +6,9 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Sequence
 from contextvars import ContextVar
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Any
 
 import structlog
@@ -39,24 +41,64 @@ def accept_request_id(value: str | None) -> str:
     return str(uuid.uuid4())
 
 
-def client_ip(scope: Scope, trusted_hops: int) -> str | None:
-    """Client IP: the n-th X-Forwarded-For entry from the right (Heroku router), else the peer."""
-    for name, value in scope.get("headers", []):
-        if name == b"x-forwarded-for" and trusted_hops > 0:
-            entries: list[str] = [e.strip() for e in value.decode("latin-1").split(",") if e.strip()]
-            if entries:
-                return entries[max(len(entries) - trusted_hops, 0)]
+ProxyNetworks = Sequence[IPv4Network | IPv6Network]
+# Loopback and private networks: where a proxy in front of the api (the Heroku router) connects from.
+DEFAULT_PROXY_NETWORKS: ProxyNetworks = tuple(
+    ip_network(n)
+    for n in (
+        "127.0.0.0/8",
+        "::1/128",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "fc00::/7",
+    )
+)
+
+
+def client_ip(scope: Scope, trusted_hops: int, proxies: ProxyNetworks = DEFAULT_PROXY_NETWORKS) -> str | None:
+    """Client IP: the n-th X-Forwarded-For entry from the right (Heroku router), else the peer.
+
+    X-Forwarded-For counts only when the peer is a proxy (its address is in `proxies`) and the header
+    has at least n entries: a client reaching the api directly, or around a proxy, cannot choose its IP.
+    """
     client = scope.get("client")
-    return str(client[0]) if client else None
+    peer = str(client[0]) if client else None
+    if trusted_hops <= 0 or peer is None or not _is_proxy(peer, proxies):
+        return peer
+    for name, value in scope.get("headers", []):
+        if name == b"x-forwarded-for":
+            entries: list[str] = [e.strip() for e in value.decode("latin-1").split(",") if e.strip()]
+            if len(entries) >= trusted_hops:
+                return entries[len(entries) - trusted_hops]
+            return peer
+    return peer
+
+
+def _is_proxy(peer: str, proxies: ProxyNetworks) -> bool:
+    try:
+        address = ip_address(peer)
+    except ValueError:
+        return False
+    return any(address in network for network in proxies if network.version == address.version)
 
 
 class RequestContextMiddleware:
     """Binds the request id, logs request.start/request.complete, records metrics, renders crashes."""
 
-    def __init__(self, app: ASGIApp, *, env: str, trusted_proxy_hops: int = 1) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        env: str,
+        trusted_proxy_hops: int = 1,
+        trusted_proxy_networks: ProxyNetworks = DEFAULT_PROXY_NETWORKS,
+    ) -> None:
         self.app = app
         self.env = env
         self.trusted_proxy_hops = trusted_proxy_hops
+        self.trusted_proxy_networks = trusted_proxy_networks
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -119,7 +161,7 @@ class RequestContextMiddleware:
                 path=path,
                 status=status,
                 duration_ms=round(duration * 1000, 2),
-                client_ip=client_ip(scope, self.trusted_proxy_hops),
+                client_ip=client_ip(scope, self.trusted_proxy_hops, self.trusted_proxy_networks),
                 **auth,
             )
             structlog.contextvars.unbind_contextvars("request_id")

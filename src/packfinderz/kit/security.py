@@ -8,6 +8,7 @@ import hashlib
 import secrets
 import string
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,13 +16,16 @@ from typing import Any
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from zxcvbn import zxcvbn  # type: ignore[import-untyped]
 
 from packfinderz.config import Settings
 
 TEMP_PASSWORD_ALPHABET = string.ascii_letters + string.digits
 TEMP_PASSWORD_LENGTH = 16
-PASSWORD_MIN_LENGTH = 8
+PASSWORD_MIN_LENGTH = 12
 PASSWORD_MAX_LENGTH = 256
+PASSWORD_MIN_SCORE = 3  # zxcvbn 0..4: 3 = "safely unguessable", ~10^8 guesses or more
+_ZXCVBN_MAX_LENGTH = 72  # zxcvbn's own bound; longer passwords are judged on their first 72 characters
 JWT_ALGORITHM = "HS256"
 
 
@@ -70,6 +74,23 @@ class Passwords:
     def needs_rehash(self, password_hash: str) -> bool:
         """True when the stored hash was made with other parameters than the configured ones."""
         return self._hasher.check_needs_rehash(password_hash)
+
+
+def password_problem(password: str, user_inputs: Sequence[str] = ()) -> str | None:
+    """Why a chosen password is refused, or None: 12..256 characters and not easy to guess.
+
+    zxcvbn (a maintained estimator) scores the password against its bundled dictionaries, which include
+    the most common passwords of public breaches, keyboard patterns, dates and the user's own names.
+    """
+    if len(password) < PASSWORD_MIN_LENGTH:
+        return f"must be at least {PASSWORD_MIN_LENGTH} characters"
+    if len(password) > PASSWORD_MAX_LENGTH:
+        return f"must be at most {PASSWORD_MAX_LENGTH} characters"
+    result = zxcvbn(password[:_ZXCVBN_MAX_LENGTH], user_inputs=[u for u in user_inputs if u])
+    if int(result["score"]) >= PASSWORD_MIN_SCORE:
+        return None
+    hint = str(result.get("feedback", {}).get("warning") or "").strip().rstrip(".")
+    return "is too easy to guess" + (f" ({hint.lower()})" if hint else "")
 
 
 def temporary_password() -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from packfinderz.kit.pagination import PageParams, after_cursor_asc, after_cursor_desc, build_page
@@ -178,3 +178,24 @@ async def ids_to_purge(session: AsyncSession, cutoff: datetime) -> list[uuid.UUI
             .order_by(License.expiration_date, License.id)
         )
     )
+
+
+async def same_numbers(session: AsyncSession, licenses: Sequence[License]) -> dict[uuid.UUID, list[License]]:
+    """For each license, the other licenses with its (issuing_state, number), oldest first."""
+    pairs = {(lic.issuing_state, lic.number) for lic in licenses}
+    if not pairs:
+        return {}
+    rows = (
+        await session.scalars(
+            select(License)
+            .where(tuple_(License.issuing_state, License.number).in_(sorted(pairs)))
+            .order_by(License.created_at, License.id)
+        )
+    ).all()
+    by_pair: dict[tuple[str, str], list[License]] = {}
+    for row in rows:
+        by_pair.setdefault((row.issuing_state, row.number), []).append(row)
+    return {
+        lic.id: [other for other in by_pair.get((lic.issuing_state, lic.number), []) if other.id != lic.id]
+        for lic in licenses
+    }

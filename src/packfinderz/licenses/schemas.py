@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, Strict, StringConstraints
+from pydantic import BaseModel, BeforeValidator, Field, Strict, StringConstraints
 
 from packfinderz.kit.schemas import Input
 from packfinderz.models.licenses import License
@@ -106,8 +106,20 @@ class LicenseStore(BaseModel):
     type: str
 
 
+class SameNumberLicense(BaseModel):
+    """Another license submitted with the same state and number (a possible squatter, or the real one)."""
+
+    id: uuid.UUID
+    store_id: uuid.UUID
+    status: str
+
+
 class AdminLicenseDTO(LicenseDTO):
-    """What admins see: the decider and the license's store."""
+    """What admins see: the decider, the license's store, and other submissions of the same number."""
 
     decided_by_user_id: uuid.UUID | None
     store: LicenseStore
+    same_number_licenses: list[SameNumberLicense] = Field(
+        description="Other licenses of this issuing state and number, any store and status, oldest first; "
+        "only one of them can ever be verified at a time."
+    )

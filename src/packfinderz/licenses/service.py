@@ -12,16 +12,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from packfinderz.audit import service as audit
 from packfinderz.events.outbox import Actor, emit
 from packfinderz.events.registry import LicenseStatusChanged
-from packfinderz.kit.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from packfinderz.kit.errors import Conflict, NotFound, ValidationFailed
 from packfinderz.kit.pagination import PageParams
+from packfinderz.kit.storage.base import MIME_GROUPS
 from packfinderz.licenses import repository
 from packfinderz.licenses.kyc import recompute_kyc
 from packfinderz.licenses.repository import AdminLicenseFilters
-from packfinderz.licenses.schemas import AdminLicenseDTO, LicenseDTO, LicenseIn, LicenseStore, VerifyIn
+from packfinderz.licenses.schemas import (
+    AdminLicenseDTO,
+    LicenseDTO,
+    LicenseIn,
+    LicenseStore,
+    SameNumberLicense,
+    VerifyIn,
+)
 from packfinderz.media import repository as media_repository
 from packfinderz.media.attachments import reconcile
 from packfinderz.media.files import Files
-from packfinderz.media.service import MIME_GROUPS, store_media
+from packfinderz.media.service import store_media
 from packfinderz.models.identity import Store
 from packfinderz.models.licenses import License
 from packfinderz.models.media import Media
@@ -30,8 +38,9 @@ log = structlog.get_logger("licenses")
 
 DOCUMENT_MIME_TYPES = MIME_GROUPS["pdf"] | MIME_GROUPS["images"]
 DELETABLE_STATUSES = ("rejected", "expired")
+# A number is unique among verified licenses only: submissions never conflict on it (issue #17).
+VERIFIED_NUMBER_CONSTRAINT = "uq_licenses_verified_issuing_state_number"
 _CONFLICTS = {
-    "uq_licenses_issuing_state_number": "license number already registered",
     "uq_licenses_media_id": "media already attached to a license",
 }
 
@@ -131,12 +140,10 @@ async def create_license(
 async def store_license(
     session: AsyncSession, store_id: uuid.UUID, license_id: uuid.UUID, *, lock: bool = False
 ) -> License:
-    """A license of the caller's store: 404 when missing, 403 when it belongs to another store."""
+    """A license of the caller's store: 404 when missing or another store's (no probing, issue #17)."""
     license_ = await repository.get_license(session, license_id, lock=lock)
-    if license_ is None:
+    if license_ is None or license_.store_id != store_id:
         raise NotFound("license not found")
-    if license_.store_id != store_id:
-        raise Forbidden("license belongs to another store")
     return license_
 
 
@@ -185,11 +192,17 @@ async def delete_license(
 # --- admin ----------------------------------------------------------------------------------------
 
 
-def _admin_dto(license_: License, store: Store, document_url: str | None) -> AdminLicenseDTO:
+def _admin_dto(
+    license_: License, store: Store, document_url: str | None, same_number: list[License]
+) -> AdminLicenseDTO:
     return AdminLicenseDTO(
         **LicenseDTO.of(license_, document_url).model_dump(),
         decided_by_user_id=license_.decided_by_user_id,
         store=LicenseStore(id=store.id, company_name=store.company_name, type=store.type),
+        same_number_licenses=[
+            SameNumberLicense(id=other.id, store_id=other.store_id, status=other.status)
+            for other in same_number
+        ],
     )
 
 
@@ -199,8 +212,10 @@ async def admin_list(
     """The review queue (oldest first) with stores, document URLs and the filtered total."""
     rows, cursor, total = await repository.admin_licenses_page(session, filters, page)
     documents = await repository.document_keys(session, [lic.media_id for lic, _ in rows])
+    same = await repository.same_numbers(session, [lic for lic, _ in rows])
     items = [
-        _admin_dto(lic, store, await _document_url(files, documents.get(lic.media_id))) for lic, store in rows
+        _admin_dto(lic, store, await _document_url(files, documents.get(lic.media_id)), same[lic.id])
+        for lic, store in rows
     ]
     return items, cursor, total
 
@@ -217,7 +232,8 @@ async def _admin_view(session: AsyncSession, files: Files, license_: License) ->
     store = await session.get(Store, license_.store_id)
     assert store is not None  # licenses cascade with their store
     document = await media_repository.get_media(session, license_.media_id)
-    return _admin_dto(license_, store, await _document_url(files, document))
+    same = await repository.same_numbers(session, [license_])
+    return _admin_dto(license_, store, await _document_url(files, document), same[license_.id])
 
 
 async def verify(
@@ -235,7 +251,16 @@ async def verify(
     license_.status_reason = body.reason
     license_.decided_by_user_id = actor.user_id
     license_.decided_at = datetime.now(UTC)
-    license_ = await repository.refresh(session, license_)
+    try:
+        async with session.begin_nested():
+            license_ = await repository.refresh(session, license_)
+    except IntegrityError as exc:
+        if VERIFIED_NUMBER_CONSTRAINT not in str(exc.orig):
+            raise
+        raise Conflict(
+            "license number already verified for another license",
+            {"constraint": VERIFIED_NUMBER_CONSTRAINT},
+        ) from None
     kyc = await recompute_kyc(session, license_.store_id)
     await emit(
         session,

@@ -13,10 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from packfinderz.events.outbox import Actor, emit
 from packfinderz.events.registry import MediaDeleted
-from packfinderz.kit.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from packfinderz.kit.errors import Conflict, NotFound, ValidationFailed
 from packfinderz.kit.pagination import PageParams
 from packfinderz.kit.storage.base import (
     MEDIA_KINDS,
+    MIME_GROUPS,
     ObjectInfo,
     Storage,
     StorageKey,
@@ -32,12 +33,7 @@ from packfinderz.models.media import PROTECTED_ATTACHMENT_TYPES, Media
 
 log = structlog.get_logger("media")
 
-MIME_GROUPS: dict[str, frozenset[str]] = {
-    "images": frozenset({"image/png", "image/jpeg", "image/webp", "image/gif"}),
-    "videos": frozenset({"video/mp4", "video/webm"}),
-    "pdf": frozenset({"application/pdf"}),
-}
-# identity.md §11.1; `other` takes any well-formed type.
+# identity.md §11.1, except `other`: documents and images only (issue #17), no longer any type.
 KIND_GROUPS: dict[str, tuple[str, ...]] = {
     "product": ("images", "videos"),
     "ads": ("images", "videos"),
@@ -47,7 +43,7 @@ KIND_GROUPS: dict[str, tuple[str, ...]] = {
     "license_doc": ("pdf", "images"),
     "pdf": ("pdf",),
     "manifest": ("pdf",),
-    "other": ("all",),
+    "other": ("pdf", "documents", "images"),
 }
 EXTENSIONS = {
     "image/png": "png",
@@ -57,6 +53,13 @@ EXTENSIONS = {
     "video/mp4": "mp4",
     "video/webm": "webm",
     "application/pdf": "pdf",
+    "text/plain": "txt",
+    "text/csv": "csv",
+    "application/msword": "doc",
+    "application/vnd.ms-excel": "xls",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": "pptx",
 }
 _MIME_RE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
 _EXT_RE = re.compile(r"^[a-z0-9]{1,16}$")
@@ -64,8 +67,7 @@ _EXT_RE = re.compile(r"^[a-z0-9]{1,16}$")
 
 def mime_allowed(kind: str, mime: str) -> bool:
     """Whether a (normalized) MIME type may be uploaded as this kind."""
-    groups = KIND_GROUPS[kind]
-    return "all" in groups or any(mime in MIME_GROUPS[group] for group in groups)
+    return any(mime in MIME_GROUPS[group] for group in KIND_GROUPS[kind])
 
 
 def sanitize_file_name(raw: str) -> str:
@@ -149,12 +151,10 @@ async def presign(
 async def store_media(
     session: AsyncSession, store_id: uuid.UUID, media_id: uuid.UUID, *, lock: bool = False
 ) -> Media:
-    """A media row of the caller's store: 404 when missing, 403 when it belongs to another store."""
+    """A media row of the caller's store: 404 when missing or another store's (no probing, issue #17)."""
     media = await repository.get_media(session, media_id, lock=lock)
-    if media is None:
+    if media is None or media.store_id != store_id:
         raise NotFound("media not found")
-    if media.store_id != store_id:
-        raise Forbidden("media belongs to another store")
     return media
 
 

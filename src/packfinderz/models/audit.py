@@ -12,7 +12,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from packfinderz.models.base import Base, created_at, enum_check, uuid_pk
 
-ACTOR_ROLES = ("owner", "manager", "staff", "ops", "agent", "admin", "system", "anonymous")
+# `user`: a signed-in user acting without a store (an invitee answering an invitation, issue #17).
+ACTOR_ROLES = ("owner", "manager", "staff", "ops", "agent", "admin", "system", "anonymous", "user")
 
 
 class AuditLog(Base):

@@ -31,6 +31,7 @@ CART_ITEM_WARNING_TYPES = (
     "not_available",
     "vendor_invalid",
     "vendor_mismatch",
+    "vendor_unavailable",
 )
 VENDOR_GROUP_STATUSES = ("ok", "invalid")
 VENDOR_GROUP_WARNING_TYPES = (
@@ -38,6 +39,7 @@ VENDOR_GROUP_WARNING_TYPES = (
     "vendor_suspended",
     "license_invalid",
     "out_of_delivery_radius",
+    "vendor_unavailable",
     "invalid_promo",
 )
 PAYMENT_METHODS = ("cash", "ach")

@@ -182,11 +182,16 @@ class StoreMembership(Base):
     invited_by_user_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
     )
+    # An invitation shows what the inviter typed, never the invitee's own names (issue #17).
+    invite_first_name: Mapped[str | None] = mapped_column(Text)
+    invite_last_name: Mapped[str | None] = mapped_column(Text)
+    invite_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
 
     __table_args__ = (
         UniqueConstraint("store_id", "user_id"),
+        CheckConstraint("status <> 'invited' OR invite_expires_at IS NOT NULL", name="invite_expiry"),
         CheckConstraint(enum_check("role", MEMBER_ROLES), name="role"),
         CheckConstraint(enum_check("status", MEMBERSHIP_STATUSES), name="status"),
         Index("ix_store_memberships_user_id_created_at", "user_id", "created_at", "id"),

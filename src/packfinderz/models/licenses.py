@@ -16,7 +16,7 @@ LICENSE_TYPES = ("producer", "grower", "dispensary", "merchant")
 
 
 class License(Base):
-    """A store's state license; `(issuing_state, number)` is unique across stores."""
+    """A store's state license; `(issuing_state, number)` is unique among verified licenses only."""
 
     __tablename__ = "licenses"
 
@@ -47,7 +47,15 @@ class License(Base):
 
     __table_args__ = (
         UniqueConstraint("media_id"),
-        UniqueConstraint("issuing_state", "number"),
+        # Unique among verified licenses only (issue #17): a pending submission cannot squat a number.
+        Index(
+            "uq_licenses_verified_issuing_state_number",
+            "issuing_state",
+            "number",
+            unique=True,
+            postgresql_where=text("status = 'verified'"),
+        ),
+        Index("ix_licenses_issuing_state_number", "issuing_state", "number"),
         CheckConstraint(enum_check("status", LICENSE_STATUSES), name="status"),
         CheckConstraint(enum_check("type", LICENSE_TYPES), name="type"),
         CheckConstraint("issuing_state ~ '^[A-Z]{2}$'", name="issuing_state_code"),

@@ -106,6 +106,7 @@ class VendorOrder(Base):
         UUID(as_uuid=True), ForeignKey("media.id", ondelete="RESTRICT")
     )
     manifest_generated_at: Mapped[datetime | None] = _moment()
+    last_nudged_at: Mapped[datetime | None] = _moment()
     ready_at: Mapped[datetime | None] = _moment()
     fulfilled_at: Mapped[datetime | None] = _moment()
     delivered_at: Mapped[datetime | None] = _moment()

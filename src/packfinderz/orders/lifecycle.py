@@ -45,7 +45,7 @@ from packfinderz.models.orders import OrderLineItem, PaymentIntent, VendorOrder
 from packfinderz.orders import repository
 from packfinderz.orders.schemas import ActionResult, CancelIn, LineDecisionIn, OrderRef
 from packfinderz.stores.repository import parties
-from packfinderz.stores.service import vendor_visible_to_buyer
+from packfinderz.stores.service import delivery_refusal, vendor_visible_to_buyer
 
 log = structlog.get_logger("orders")
 
@@ -112,16 +112,21 @@ async def locked_order(session: AsyncSession, order_id: uuid.UUID) -> VendorOrde
 
 
 def require_party(order: VendorOrder, ctx: StoreCtx) -> None:
+    """Another store's order does not exist for the caller (404, issue #17)."""
     if ctx.store_id not in (order.buyer_store_id, order.vendor_store_id):
-        raise Forbidden("order belongs to other stores")
+        raise NotFound("order not found")
 
 
 def require_buyer(order: VendorOrder, ctx: StoreCtx) -> None:
+    """404 for a stranger; 403 for the vendor, who may see the order but not act as its buyer."""
+    require_party(order, ctx)
     if order.buyer_store_id != ctx.store_id:
         raise Forbidden("only the buyer of this order may do this")
 
 
 def require_vendor(order: VendorOrder, ctx: StoreCtx) -> None:
+    """404 for a stranger; 403 for the buyer, who may see the order but not act as its vendor."""
+    require_party(order, ctx)
     if order.vendor_store_id != ctx.store_id:
         raise Forbidden("only the vendor of this order may do this")
 
@@ -245,7 +250,7 @@ async def decide_line(
     if line is None:
         raise NotFound("line item not found")
     if line.order_id != order.id:
-        raise Forbidden("line item belongs to another order")
+        raise NotFound("line item not found")  # another order's line: possibly another store's (issue #17)
     target = "fulfilled" if body.decision == "fulfill" else "rejected"
     if line.status == target:
         return await current_result(session, order)
@@ -346,6 +351,9 @@ async def retry(session: AsyncSession, ctx: StoreCtx, order_id: uuid.UUID) -> Or
     vendor, vendor_licensed = found[order.vendor_store_id]
     if not vendor_licensed or not vendor_visible_to_buyer(vendor, buyer):
         raise NotFound("vendor not available")
+    refusal = delivery_refusal(buyer, [vendor], order.shipping_address)
+    if refusal is not None:  # the same rule as checkout, for the address copied from the expired order
+        raise StateConflict(refusal.pop("message"), details=refusal)
     lines = await repository.lines_of(session, order.id)
     quantities: dict[uuid.UUID, int] = {}
     for line in lines:

@@ -167,12 +167,23 @@ async def cancel(
     "/orders/{order_id}/nudge",
     status_code=202,
     response_model=DataResponse[OrderRef],
-    responses=error_responses(400, 401, 403, 404, 409, 422, s422=S422),
+    responses=error_responses(
+        400,
+        401,
+        403,
+        404,
+        409,
+        422,
+        429,
+        s422=S422,
+        s429="RATE_LIMIT_EXCEEDED: one nudge per order per 24 h.",
+    ),
     summary="Remind the vendor of the order",
 )
 @idempotent("critical")
 async def nudge(order_id: uuid.UUID, ctx: BuyerWriter, session: DbSession) -> dict[str, Any]:
-    """Buyer owner, manager or ops; refused once the order is in transit, delivered or terminal."""
+    """Buyer owner, manager or ops; refused once the order is in transit, delivered or terminal; at most
+    one per order per 24 hours (429 with `Retry-After`)."""
     return {"data": await service.nudge(session, ctx, order_id)}
 
 

@@ -6,7 +6,9 @@ lives in `orders.lifecycle`, the one owner of order state.
 
 from __future__ import annotations
 
+import math
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from packfinderz.auth.deps import StoreCtx
 from packfinderz.events.outbox import emit
 from packfinderz.events.registry import NotificationRequested
-from packfinderz.kit.errors import NotFound, ValidationFailed
+from packfinderz.kit.errors import NotFound, RateLimited, ValidationFailed
 from packfinderz.kit.pagination import Page, PageParams, build_page
 from packfinderz.kit.schemas import address_of
 from packfinderz.models.delivery import OrderAssignment
@@ -37,6 +39,8 @@ from packfinderz.orders.schemas import (
     StorefrontTotals,
     VendorOrderSummary,
 )
+
+NUDGE_INTERVAL = timedelta(hours=24)
 
 # --- reads ------------------------------------------------------------------------------------------
 
@@ -180,9 +184,17 @@ async def storefront_totals(
 
 async def nudge(session: AsyncSession, ctx: StoreCtx, order_id: uuid.UUID) -> OrderRef:
     """Ask the vendor to act on the order (a notification); refused once it left the vendor's hands."""
-    order = await found_order(session, order_id)
+    order = await lifecycle.locked_order(session, order_id)  # serializes nudges of one order
     lifecycle.require_buyer(order, ctx)
     if order.status in lifecycle.NOT_NUDGEABLE:
         raise lifecycle.refuse(order, "nudge")
+    now = datetime.now(UTC)
+    if order.last_nudged_at is not None and now < order.last_nudged_at + NUDGE_INTERVAL:
+        # One manual nudge per order per 24 hours (issue #17): ten clicks are not ten notifications.
+        wait = math.ceil((order.last_nudged_at + NUDGE_INTERVAL - now).total_seconds())
+        raise RateLimited(
+            "order already nudged in the last 24 hours", headers={"Retry-After": str(max(wait, 1))}
+        )
+    order.last_nudged_at = now
     await emit(session, NotificationRequested(**lifecycle.order_ids(order)), actor=ctx.actor())
     return OrderRef(order_id=order.id)

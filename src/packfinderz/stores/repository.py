@@ -64,14 +64,44 @@ async def active_stores_of(session: AsyncSession, user_id: uuid.UUID) -> list[tu
     return [(store, role) for store, role in rows.all()]
 
 
-async def activate_invitations(session: AsyncSession, user_id: uuid.UUID) -> int:
-    """Turn the user's `invited` memberships `active` (done at their next login)."""
-    result = await session.execute(
-        update(StoreMembership)
-        .where(StoreMembership.user_id == user_id, StoreMembership.status == "invited")
-        .values(status="active", updated_at=func.now())
+async def pending_invitations(
+    session: AsyncSession, user_id: uuid.UUID, page: PageParams | None = None
+) -> tuple[list[tuple[StoreMembership, Store]], str | None]:
+    """The user's unexpired `invited` memberships with their stores, newest first."""
+    query = (
+        select(StoreMembership, Store)
+        .join(Store, Store.id == StoreMembership.store_id)
+        .where(
+            StoreMembership.user_id == user_id,
+            StoreMembership.status == "invited",
+            StoreMembership.invite_expires_at > func.now(),
+        )
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    if page is None:
+        rows = (await session.execute(query.limit(1))).all()
+        return [(m, s) for m, s in rows], None
+    after = after_cursor_desc(StoreMembership.created_at, StoreMembership.id, page.cursor)
+    if after is not None:
+        query = query.where(after)
+    query = query.order_by(StoreMembership.created_at.desc(), StoreMembership.id.desc()).limit(page.limit + 1)
+    found = [(m, s) for m, s in (await session.execute(query)).all()]
+    items, cursor = build_page([m for m, _ in found], page.limit)
+    return found[: len(items)], cursor
+
+
+async def invitation_of(
+    session: AsyncSession, membership_id: uuid.UUID, user_id: uuid.UUID
+) -> tuple[StoreMembership, Store] | None:
+    """One membership of this user (locked), with its store; None when it is not theirs."""
+    row = (
+        await session.execute(
+            select(StoreMembership, Store)
+            .join(Store, Store.id == StoreMembership.store_id)
+            .where(StoreMembership.id == membership_id, StoreMembership.user_id == user_id)
+            .with_for_update(of=StoreMembership)
+        )
+    ).one_or_none()
+    return (row[0], row[1]) if row else None
 
 
 async def touch_last_active(session: AsyncSession, store_id: uuid.UUID) -> None:
@@ -96,6 +126,7 @@ async def insert_membership(
     role: str,
     status: str,
     invited_by_user_id: uuid.UUID | None = None,
+    **invitation: Any,
 ) -> StoreMembership:
     """Insert a membership and return it with its timestamps loaded."""
     membership = StoreMembership(
@@ -105,6 +136,7 @@ async def insert_membership(
         role=role,
         status=status,
         invited_by_user_id=invited_by_user_id,
+        **invitation,
     )
     session.add(membership)
     await session.flush()

@@ -15,6 +15,8 @@ from packfinderz.kit.openapi import DataResponse, error_responses
 from packfinderz.kit.pagination import PageEnvelope, PageParams, page_params
 from packfinderz.stores import service
 from packfinderz.stores.schemas import (
+    InvitationDecision,
+    InvitationDTO,
     InviteIn,
     InviteResult,
     PublicStoreDTO,
@@ -25,6 +27,8 @@ from packfinderz.stores.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1/stores", tags=["stores"])
+# The invitee's side of an invitation: any signed-in user, no active store needed (issue #17).
+invitations_router = APIRouter(prefix="/api/v1/invitations", tags=["stores"])
 
 StoreManager = Annotated[StoreCtx, require_store_roles("owner", "manager")]
 Page = Annotated[PageParams, Depends(page_params)]
@@ -78,7 +82,7 @@ async def list_members(ctx: StoreManager, session: DbSession, page: Page) -> dic
             409,
             422,
             s403="FORBIDDEN: only owners invite owners.",
-            s409="CONFLICT `system users cannot join stores`; or IDEMPOTENCY_REQUEST_IN_PROGRESS.",
+            s409="IDEMPOTENCY_REQUEST_IN_PROGRESS.",
         ),
     },
     summary="Invite a user to the active store",
@@ -87,9 +91,11 @@ async def list_members(ctx: StoreManager, session: DbSession, page: Page) -> dic
 async def invite_member(
     body: InviteIn, ctx: StoreManager, response: Response, session: DbSession, rt: IdentityRuntime
 ) -> dict[str, Any]:
-    """Owner or manager (owners only for role `owner`). An unknown email creates the user with a temporary
-    password, returned once (must be changed at first login); an existing user's password is never touched.
-    The membership is `invited` until the invitee's next login. Requires `Idempotency-Key`."""
+    """Owner or manager (owners only for role `owner`). The answer is the same whether or not the email has
+    an account: 201 with the `invited` membership (names as typed) and a one-time `temporary_password` (the
+    first password of an invitee without an account; an existing user's password is never touched). The
+    invitee accepts or declines through `/api/v1/invitations` within 7 days. Already a member or invited:
+    200, unchanged (a lapsed invitation is renewed). Requires `Idempotency-Key`."""
     result, created = await service.invite(session, rt.passwords, ctx, body)
     if not created:
         response.status_code = 200
@@ -140,3 +146,43 @@ async def my_stores(user: CurrentUser, session: DbSession, page: Page) -> dict[s
 async def get_store(store_id: uuid.UUID, ctx: StoreContext, session: DbSession) -> dict[str, Any]:
     """Any store user; a buyer sees a vendor only through the vendor visibility gate (else 404)."""
     return {"data": await service.public_store(session, ctx, store_id)}
+
+
+@invitations_router.get(
+    "",
+    response_model=PageEnvelope[InvitationDTO],
+    responses=error_responses(400, 401, 403),
+    summary="The caller's pending store invitations",
+)
+async def my_invitations(user: CurrentUser, session: DbSession, page: Page) -> dict[str, Any]:
+    """Unexpired invitations addressed to the caller, newest first. Needs no active store."""
+    items, cursor = await service.my_invitations(session, user, page)
+    return {"data": {"items": items, "next_cursor": cursor}}
+
+
+@invitations_router.post(
+    "/{invitation_id}/accept",
+    response_model=DataResponse[InvitationDecision],
+    responses=error_responses(400, 401, 403, 404, 409, s409="CONFLICT: the invitation expired."),
+    summary="Accept a store invitation",
+)
+async def accept_invitation(
+    invitation_id: uuid.UUID, user: CurrentUser, session: DbSession
+) -> dict[str, Any]:
+    """The membership becomes `active`; switch to the store with `/api/v1/auth/switch-store`."""
+    return {"data": await service.answer_invitation(session, user, invitation_id, accept=True)}
+
+
+@invitations_router.post(
+    "/{invitation_id}/decline",
+    response_model=DataResponse[InvitationDecision],
+    responses=error_responses(
+        400, 401, 403, 404, 409, s409="CONFLICT: the invitation expired, or was already accepted."
+    ),
+    summary="Decline a store invitation",
+)
+async def decline_invitation(
+    invitation_id: uuid.UUID, user: CurrentUser, session: DbSession
+) -> dict[str, Any]:
+    """The invitation is removed; the store no longer lists it."""
+    return {"data": await service.answer_invitation(session, user, invitation_id, accept=False)}

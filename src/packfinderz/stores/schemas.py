@@ -232,7 +232,7 @@ def store_summary(store: Store, role: str) -> StoreSummary:
 
 
 class StoreUserDTO(BaseModel):
-    """A member of the store."""
+    """A member of the store; an `invited` one shows the names the inviter typed and no login time."""
 
     membership_id: uuid.UUID
     store_id: uuid.UUID
@@ -243,24 +243,65 @@ class StoreUserDTO(BaseModel):
     role: MemberRole
     membership_status: Literal["invited", "active"]
     invited_by_user_id: uuid.UUID | None
+    invite_expires_at: datetime | None = Field(
+        description="When a pending invitation lapses (7 days after it was sent); null once accepted."
+    )
     last_login_at: datetime | None
     created_at: datetime
 
 
 def store_user_dto(membership: StoreMembership, user: User) -> StoreUserDTO:
+    invited = membership.status == "invited"
+    # Until the invitee accepts, the store learns nothing about them beyond what the inviter typed.
     return StoreUserDTO(
         membership_id=membership.id,
         store_id=membership.store_id,
         user_id=user.id,
         email=user.email,
-        first_name=user.first_name,
-        last_name=user.last_name,
+        first_name=(membership.invite_first_name or "") if invited else user.first_name,
+        last_name=(membership.invite_last_name or "") if invited else user.last_name,
         role=membership.role,
         membership_status=membership.status,
         invited_by_user_id=membership.invited_by_user_id,
-        last_login_at=user.last_login_at,
+        invite_expires_at=membership.invite_expires_at if invited else None,
+        last_login_at=None if invited else user.last_login_at,
         created_at=membership.created_at,
     )
+
+
+class InvitationDTO(BaseModel):
+    """A pending invitation as its invitee sees it (`GET /api/v1/invitations`)."""
+
+    id: uuid.UUID = Field(description="The invitation (membership) id used to accept or decline.")
+    store_id: uuid.UUID
+    store_name: str
+    store_type: StoreType
+    role: MemberRole
+    invited_by_user_id: uuid.UUID | None
+    expires_at: datetime
+    created_at: datetime
+
+
+def invitation_dto(membership: StoreMembership, store: Store) -> InvitationDTO:
+    assert membership.invite_expires_at is not None  # invited rows always carry their expiry
+    return InvitationDTO(
+        id=membership.id,
+        store_id=store.id,
+        store_name=store.company_name,
+        store_type=store.type,
+        role=membership.role,
+        invited_by_user_id=membership.invited_by_user_id,
+        expires_at=membership.invite_expires_at,
+        created_at=membership.created_at,
+    )
+
+
+class InvitationDecision(BaseModel):
+    """The outcome of accept or decline."""
+
+    id: uuid.UUID
+    store_id: uuid.UUID
+    status: Literal["active", "declined"]
 
 
 class StoreUpdateIn(Input):
@@ -298,7 +339,12 @@ class InviteIn(Input):
 
 
 class InviteResult(BaseModel):
-    """The membership, and the new user's temporary password (shown once; null for existing users)."""
+    """The pending membership and a one-time temporary password (issue #17: the same answer either way).
+
+    `temporary_password` is the first password of an invitee who had no account. An invitee who already has
+    one signs in with their own password and this value opens nothing: the answer does not reveal whether
+    the email had an account. Null when nothing new was sent (already a member or invited).
+    """
 
     membership: StoreUserDTO
     temporary_password: str | None

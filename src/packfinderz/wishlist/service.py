@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from packfinderz.auth.deps import StoreCtx
-from packfinderz.catalog import repository as catalog
+from packfinderz.catalog.repository import products as catalog_products
+from packfinderz.catalog.repository import search as catalog_search
 from packfinderz.catalog.service import product_summary
 from packfinderz.kit.errors import NotFound
 from packfinderz.kit.pagination import Cursor, PageParams
@@ -26,13 +27,13 @@ from packfinderz.wishlist import repository
 async def _visible_vendors(session: AsyncSession, ctx: StoreCtx) -> dict[uuid.UUID, float]:
     """The vendors the active store may see, with their distance from it."""
     store = ctx.store
-    found = await catalog.visible_vendors(session, store.address_state, store.lat, store.lng)
+    found = await catalog_search.visible_vendors(session, store.address_state, store.lat, store.lng)
     return {vendor.id: vendor.distance_m for vendor in found}
 
 
 async def add(session: AsyncSession, ctx: StoreCtx, product_id: uuid.UUID) -> tuple[dict[str, Any], bool]:
     """Keep a product; (`{product_id, created_at}`, created). Missing, inactive or hidden → 404."""
-    found = await catalog.get_product_with_vendor(session, product_id)
+    found = await catalog_products.get_product_with_vendor(session, product_id)
     if found is None:
         raise NotFound("product not found")
     product, vendor = found

@@ -22,7 +22,10 @@ def create_worker_http_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(
-        RequestContextMiddleware, env=settings.env, trusted_proxy_hops=settings.trusted_proxy_hops
+        RequestContextMiddleware,
+        env=settings.env,
+        trusted_proxy_hops=settings.trusted_proxy_hops,
+        trusted_proxy_networks=settings.proxy_networks,
     )
     app.add_api_route("/health/live", live, methods=["GET"])
     app.add_api_route("/metrics", metrics, methods=["GET"])

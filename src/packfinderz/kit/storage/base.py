@@ -14,6 +14,44 @@ from packfinderz.kit.errors import AppError, DependencyError, Forbidden, NotFoun
 MEDIA_KINDS = ("product", "ads", "pdf", "license_doc", "coa", "manifest", "user", "store", "other")
 PUBLIC_KINDS = frozenset({"product", "ads", "store", "user", "coa"})
 
+# The content types media may have, by group (identity.md §11.1). Never HTML, SVG, XML or scripts: stored
+# content must not run in the api's origin (issue #17).
+MIME_GROUPS: dict[str, frozenset[str]] = {
+    "images": frozenset({"image/png", "image/jpeg", "image/webp", "image/gif"}),
+    "videos": frozenset({"video/mp4", "video/webm"}),
+    "pdf": frozenset({"application/pdf"}),
+    "documents": frozenset(
+        {
+            "text/plain",
+            "text/csv",
+            "application/msword",
+            "application/vnd.ms-excel",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        }
+    ),
+}
+SERVABLE_TYPES = frozenset().union(*MIME_GROUPS.values())
+# Shown in the browser; everything else downloads (Content-Disposition: attachment).
+INLINE_TYPES = MIME_GROUPS["images"] | MIME_GROUPS["pdf"]
+# Every stored object is served with these: no sniffing, and a sandbox so that nothing in it can script
+# the api's origin even if a browser renders it.
+OBJECT_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'",
+}
+
+
+def object_response_headers(content_type: str) -> tuple[str, dict[str, str]]:
+    """(content type to send, headers) for serving a stored object: unknown types become octet-stream."""
+    media_type = content_type.split(";", maxsplit=1)[0].strip().lower()
+    if media_type not in SERVABLE_TYPES:
+        media_type = "application/octet-stream"
+    disposition = "inline" if media_type in INLINE_TYPES else "attachment"
+    return media_type, {**OBJECT_SECURITY_HEADERS, "Content-Disposition": disposition}
+
+
 _KEY_RE = re.compile(
     r"^(?P<store_id>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
     r"/(?P<kind>[a-z_]+)"

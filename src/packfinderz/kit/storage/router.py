@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from packfinderz.kit.db import DbSession
 from packfinderz.kit.errors import NotFound
+from packfinderz.kit.storage.base import object_response_headers
 from packfinderz.kit.storage.local import LocalStorage
 from packfinderz.kit.storage.uploads import open_public, open_signed, receive_upload, upload_hook
 
@@ -79,7 +80,8 @@ async def read_signed(
     key: str, request: Request, *, expires: str | None = None, sig: str | None = None
 ) -> Any:
     path, content_type = await open_signed(_local(request), key, request.query_params)
-    return FileResponse(path, media_type=content_type, headers={"Content-Disposition": "inline"})
+    media_type, headers = object_response_headers(content_type)
+    return FileResponse(path, media_type=media_type, headers=headers)
 
 
 @router.get(
@@ -90,4 +92,7 @@ async def read_signed(
 )
 async def read_public(key: str, request: Request) -> Any:
     path, content_type = await open_public(_local(request), key)
-    return FileResponse(path, media_type=content_type, headers={"Cache-Control": "public, max-age=86400"})
+    media_type, headers = object_response_headers(content_type)
+    return FileResponse(
+        path, media_type=media_type, headers={**headers, "Cache-Control": "public, max-age=86400"}
+    )
