@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from packfinderz import __version__
 from packfinderz.api import include_routers
-from packfinderz.billing.provider import provider_for
+from packfinderz.billing.factory import provider_for
 from packfinderz.config import Settings, load_settings
 from packfinderz.events.registry import TOPICS
 from packfinderz.health.checks import Check, Readiness, postgres_check, redis_check

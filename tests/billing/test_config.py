@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from packfinderz.app import create_app
-from packfinderz.billing.provider import provider_for
+from packfinderz.billing.factory import provider_for
 from packfinderz.billing.sandbox import SandboxProvider
 from packfinderz.billing.seed import subscribe_demo_vendors
 from packfinderz.billing.square import SquareProvider

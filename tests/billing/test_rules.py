@@ -12,8 +12,8 @@ import httpx
 from redis.asyncio import Redis
 from sqlalchemy import text
 
+from packfinderz.billing.factory import provider_for
 from packfinderz.billing.jobs import reconcile
-from packfinderz.billing.provider import provider_for
 from packfinderz.config import Settings
 from packfinderz.kit.db import Database
 from tests.billing.conftest import (

@@ -7,11 +7,11 @@ from datetime import date
 
 import pytest
 
+from packfinderz.billing.factory import provider_for
 from packfinderz.billing.provider import (
     CustomerDetails,
     ProviderDeclined,
     ProviderNotFound,
-    provider_for,
     provider_key,
 )
 from packfinderz.billing.square import SQUARE_VERSION, SquareProvider, redact

@@ -24,7 +24,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from packfinderz.ads import counters, repository, service
-from packfinderz.billing.provider import BillingProvider, ProviderDeclined, provider_for
+from packfinderz.billing.factory import provider_for
+from packfinderz.billing.provider import BillingProvider, ProviderDeclined
 from packfinderz.cron.scheduler import JobContext, job
 from packfinderz.events.outbox import emit
 from packfinderz.events.registry import AdDailyRollupReady

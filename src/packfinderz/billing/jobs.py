@@ -11,8 +11,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from packfinderz.billing import sync
+from packfinderz.billing.factory import provider_for
 from packfinderz.billing.flag import apply_flag_rule, drifted_stores
-from packfinderz.billing.provider import BillingProvider, ProviderNotFound, provider_for
+from packfinderz.billing.provider import BillingProvider, ProviderNotFound
 from packfinderz.config import Settings
 from packfinderz.cron.scheduler import JobContext, job
 from packfinderz.kit.db import Database

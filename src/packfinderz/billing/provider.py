@@ -9,17 +9,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from prometheus_client import Counter
 
 from packfinderz.kit.errors import Conflict, DependencyError, NotFound, StateConflict
-
-if TYPE_CHECKING:
-    import httpx
-
-    from packfinderz.config import Settings
-    from packfinderz.kit.db import Database
 
 PROVIDER_CALLS = Counter(
     "billing_provider_calls_total",
@@ -168,18 +162,3 @@ class BillingProvider(Protocol):
     ) -> ProviderPayment:
         """Charge a card on file once (autocomplete); a decline raises ProviderDeclined."""
         ...
-
-
-def provider_for(
-    settings: Settings, database: Database, *, http_client: httpx.AsyncClient | None = None
-) -> BillingProvider:
-    """The configured provider: `square` on the official SDK, or the sandbox on its own table."""
-    if settings.effective_billing_provider == "square":
-        from packfinderz.billing.square import SquareProvider
-
-        return SquareProvider(settings, http_client=http_client)
-    if settings.is_prod:
-        raise RuntimeError("the sandbox billing provider is refused in prod")
-    from packfinderz.billing.sandbox import SandboxProvider
-
-    return SandboxProvider(database)
