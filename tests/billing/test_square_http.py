@@ -287,3 +287,44 @@ async def test_the_override_wins_over_webhooks_and_clearing_it_returns_to_billin
     )
     assert (await post_event(client, subscription_event(provider_id))).status_code == 200
     assert await flag(db, vendor.store_id)  # canceled, but comped
+
+
+async def test_a_failing_get_after_create_cancels_at_square_and_stores_nothing(
+    client: httpx.AsyncClient, fake_square: FakeSquare, admin: dict[str, str], db: Database
+) -> None:
+    await client.post("/api/admin/v1/billing/plans", json=PLAN, headers=admin)
+    vendor = await register_vendor(client)
+    await card(client, vendor)
+    fake_square.fail("GET /v2/subscriptions/", "server")
+    response = await subscribe(client, vendor)
+    assert response.status_code == 503, response.text
+    assert response.json()["error"]["details"]["dependency"] == "billing"
+    assert len(fake_square.subscriptions) == 1
+    assert fake_square.live_subscriptions() == []  # the compensating cancel reached Square
+    assert await scalar(db, "SELECT count(*) FROM subscriptions") == 0
+    assert not await flag(db, vendor.store_id)
+
+
+async def test_a_failing_database_write_cancels_at_square_and_disables_cards(
+    client: httpx.AsyncClient,
+    fake_square: FakeSquare,
+    admin: dict[str, str],
+    db: Database,
+    failing_insert: Any,
+) -> None:
+    await client.post("/api/admin/v1/billing/plans", json=PLAN, headers=admin)
+    vendor = await register_vendor(client)
+    await card(client, vendor)
+    await failing_insert("subscriptions")
+    assert (await subscribe(client, vendor)).status_code == 503
+    assert fake_square.live_subscriptions() == []
+    assert await scalar(db, "SELECT count(*) FROM subscriptions") == 0
+    await failing_insert("payment_methods")
+    response = await client.post(
+        "/api/v1/vendor/payment-methods/cc",
+        json={"source_id": "cnon:y"},
+        headers={**vendor.headers, **idem()},
+    )
+    assert response.status_code == 503
+    assert [c["enabled"] for c in fake_square.cards.values()] == [True, False]  # the first card stays
+    assert await scalar(db, "SELECT count(*) FROM payment_methods") == 1
