@@ -120,31 +120,26 @@ def marketplace_sql(warehouse: Warehouse, perspective: Perspective, bucket: str)
         "AND occurred_at >= :start AND occurred_at < :end",
     )
     nts, ntext, nint = d.null("ts"), d.null("text"), d.null("int")
-    live = f"COALESCE({d.item_text('status')}, '') <> 'rejected'"
-    lines = d.items("created")
+    # Each item's JSON is read once, into plain columns the top lists group on.
+    lines_cte = (
+        f"SELECT {d.item_text('product_id')} AS product_id, {d.item_text('title')} AS title, "
+        f"{d.item_text('category')} AS category, {d.item_text('classification')} AS classification, "
+        f"{d.item_int('line_total_cents')} AS line_total FROM {d.items('created')} "
+        f"WHERE COALESCE({d.item_text('status')}, '') <> 'rejected'"
+    )
 
-    def top(
-        part: str, label: str, value: str, *, source: str, ident: str | None = None, where: str = "TRUE"
-    ) -> str:
+    def top(part: str, label: str, value: str, *, source: str, ident: str | None = None) -> str:
         groups = f"{ident}, {label}" if ident else label
         return (
             f"SELECT '{part}' AS part, {ident or ntext} AS id, {label} AS label, SUM({value}) AS value "
-            f"FROM {source} WHERE {where} AND {label} IS NOT NULL GROUP BY {groups}"
+            f"FROM {source} WHERE {label} IS NOT NULL GROUP BY {groups}"
         )
 
-    line_total = d.item_int("line_total_cents")
     tops = " UNION ALL ".join(
         [
-            top(
-                "top_products",
-                d.item_text("title"),
-                line_total,
-                source=lines,
-                ident=d.item_text("product_id"),
-                where=live,
-            ),
-            top("top_categories", d.item_text("category"), line_total, source=lines, where=live),
-            top("top_classifications", d.item_text("classification"), line_total, source=lines, where=live),
+            top("top_products", "title", "line_total", source="lines", ident="product_id"),
+            top("top_categories", "category", "line_total", source="lines"),
+            top("top_classifications", "classification", "line_total", source="lines"),
             top("top_zips", "buyer_zip", "gross_revenue_cents", source="created"),
         ]
     )
@@ -152,6 +147,7 @@ def marketplace_sql(warehouse: Warehouse, perspective: Perspective, bucket: str)
     revenue_bucket = d.trunc("occurred_at", bucket)
     return f"""
 WITH created AS ({created}),
+lines AS ({lines_cte}),
 revenue AS ({revenue}),
 customers AS (
   SELECT counterparty, MIN(occurred_at) AS first_at, MAX(occurred_at) AS last_at
