@@ -186,7 +186,7 @@ async def test_decision_errors(client: httpx.AsyncClient, db: Database) -> None:
         vendor_a.headers,
         {"line_item_id": order_b["items"][0]["line_item_id"], "decision": "fulfill"},
     )
-    assert foreign.status_code == 403
+    assert foreign.status_code == 404  # issue #17: another order's line (maybe another store's), was 403
     unknown = await post(
         client, line_path, vendor_a.headers, {"line_item_id": str(uuid.uuid4()), "decision": "fulfill"}
     )

@@ -35,9 +35,7 @@ Page = Annotated[PageParams, Depends(page_params)]
     status_code=201,
     response_model=DataResponse[LicenseDTO],
     summary="Submit a license for review (its document must be an uploaded license_doc of this store)",
-    responses=error_responses(
-        400, 401, 403, 404, 422, s409="CONFLICT: number already registered, media already used or not ready."
-    ),
+    responses=error_responses(400, 401, 403, 404, 422, s409="CONFLICT: media already used or not ready."),
 )
 @idempotent()
 async def create_license(
@@ -131,7 +129,14 @@ async def admin_get(
     "/{license_id}/verify",
     response_model=DataResponse[AdminLicenseDTO],
     summary="Approve or reject a pending license (a reason is required to reject)",
-    responses=error_responses(400, 401, 403, 404, 422, s409="CONFLICT: license already finalized."),
+    responses=error_responses(
+        400,
+        401,
+        403,
+        404,
+        422,
+        s409="CONFLICT: license already finalized, or its number is already verified for another license.",
+    ),
 )
 @idempotent()
 async def verify(
