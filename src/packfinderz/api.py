@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from packfinderz.admin.router import router as admin_stores_router
+from packfinderz.analytics.router import router as analytics_router
 from packfinderz.audit.router import router as audit_router
 from packfinderz.auth.router import admin_auth_router, admin_users_router, dev_admin_router
 from packfinderz.auth.router import router as auth_router
@@ -53,3 +54,4 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(admin_stores_router)
     app.include_router(notifications_router)
     app.include_router(admin_notifications_router)
+    app.include_router(analytics_router)

@@ -26,6 +26,7 @@ from packfinderz.kit.openapi import install_openapi
 from packfinderz.kit.redis import create_redis
 from packfinderz.kit.storage import create_storage, probe_storage
 from packfinderz.kit.transport import create_transport, probe_transport
+from packfinderz.kit.warehouse import create_warehouse, probe_warehouse
 
 log = structlog.get_logger("api")
 
@@ -48,6 +49,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.events = events
     readiness.add(Check("events", events.probe, timeout=5.0))
     readiness.add(Check("storage", storage.probe, timeout=5.0))
+    warehouse = create_warehouse(settings, database)
+    app.state.warehouse = warehouse
+    # Reported, not required (platform.md §2): analytics gate nothing.
+    readiness.add(Check("warehouse", warehouse.probe, timeout=5.0, required=False))
     try:
         url = settings.database_url
         assert url is not None  # validated by load_settings(groups={"db", "app"})
@@ -57,6 +62,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             ("redis", probe_redis(redis)),
             ("events", probe_transport(events)),
             ("storage", probe_storage(storage)),
+            ("warehouse", probe_warehouse(warehouse)),
         ):
             try:
                 log.info("startup.resource_ok", resource=name, latency_ms=await probe)
@@ -67,6 +73,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await events.close()
+        await warehouse.close()
         await redis.aclose()
         await database.dispose()
 

@@ -254,6 +254,9 @@ class Settings(BaseSettings):
     bigquery_dataset: str = Field("packfinderz", description="BigQuery dataset.")
     bigquery_marketplace_table: str = Field("marketplace_events", description="BigQuery marketplace table.")
     bigquery_ad_table: str = Field("ad_events", description="BigQuery ad events table.")
+    bigquery_api_endpoint: OptStr = Field(
+        None, description="BigQuery API base URL override (tests point it at a fake server)."
+    )
     analytics_tz: str = Field("America/Chicago", description="Time zone of analytics buckets.")
 
     # --- Billing ---

@@ -55,6 +55,7 @@ CONSUMER_MODULES = (
     "packfinderz.notifications.consumers",
     "packfinderz.media.consumers",
     "packfinderz.delivery.consumers",
+    "packfinderz.analytics.consumers",
 )
 
 
