@@ -12,6 +12,7 @@ from packfinderz.auth.router import router as auth_router
 from packfinderz.cart.router import router as cart_router
 from packfinderz.catalog.router import router as catalog_router
 from packfinderz.checkout.router import router as checkout_router
+from packfinderz.console.router import install_console
 from packfinderz.delivery.router import admin_router as admin_delivery_router
 from packfinderz.delivery.router import router as delivery_router
 from packfinderz.health.router import router as health_router
@@ -55,3 +56,4 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(notifications_router)
     app.include_router(admin_notifications_router)
     app.include_router(analytics_router)
+    install_console(app)

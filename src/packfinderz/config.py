@@ -184,6 +184,9 @@ class Settings(BaseSettings):
     auth_rate_limit_register_email_limit: int = Field(3, description="Registrations per email per window.")
     auth_rate_limit_register_ip_limit: int = Field(20, description="Registrations per IP per window.")
     trusted_proxy_hops: int = Field(1, description="Client IP = n-th X-Forwarded-For entry from the right.")
+    console_idle_timeout: Duration = Field(
+        1800.0, description="Operator console: sign out after this long without a request."
+    )
     idempotency_ttl: Duration = Field(86400.0, description="Idempotency record lifetime (default routes).")
     idempotency_critical_ttl: Duration = Field(
         604800.0, description="Idempotency record lifetime for checkout, order, delivery, payment."
