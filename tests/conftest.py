@@ -20,7 +20,14 @@ from packfinderz.kit.db import Database, create_database
 from packfinderz.kit.logging import configure_logging
 from packfinderz.kit.redis import create_redis
 from tests.fixtures.logs import LogCapture
-from tests.fixtures.servers import TestServers, make_settings, start_servers
+from tests.fixtures.servers import (
+    REDIS_CLAIM_KEY,
+    REDIS_CLAIM_SECONDS,
+    TestServers,
+    make_settings,
+    release_redis_database,
+    start_servers,
+)
 
 # Tests never read the developer's own configuration.
 for _name in list(os.environ):
@@ -41,6 +48,8 @@ def servers() -> Iterator[TestServers]:
     """This xdist worker's migrated database and Redis."""
     found = start_servers()
     yield found
+    if found.redis_claim is not None:
+        release_redis_database(found.redis_url, found.redis_claim)
     for server in found.stop:
         server.stop()
 
@@ -57,7 +66,13 @@ async def clean(servers: TestServers) -> TestServers:
         await database.dispose()
     redis = Redis.from_url(servers.redis_url)
     try:
-        await redis.flushdb()
+        if servers.redis_claim is None:
+            await redis.flushdb()
+        else:  # a shared Redis: flush and renew our claim in one transaction, so no other run slips in
+            async with redis.pipeline(transaction=True) as flush:
+                flush.flushdb()
+                flush.set(REDIS_CLAIM_KEY, servers.redis_claim, ex=REDIS_CLAIM_SECONDS)
+                await flush.execute()
     finally:
         await redis.aclose()
     return servers
