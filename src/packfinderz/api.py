@@ -9,6 +9,16 @@ from packfinderz.analytics.router import router as analytics_router
 from packfinderz.audit.router import router as audit_router
 from packfinderz.auth.router import admin_auth_router, admin_users_router, dev_admin_router
 from packfinderz.auth.router import router as auth_router
+from packfinderz.billing.router import (
+    admin_router as admin_billing_router,
+)
+from packfinderz.billing.router import (
+    methods_router,
+    plans_router,
+    sandbox_router,
+    subscriptions_router,
+    webhook_router,
+)
 from packfinderz.cart.router import router as cart_router
 from packfinderz.catalog.router import router as catalog_router
 from packfinderz.checkout.router import router as checkout_router
@@ -56,4 +66,13 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(notifications_router)
     app.include_router(admin_notifications_router)
     app.include_router(analytics_router)
+    app.include_router(plans_router)
+    app.include_router(subscriptions_router)
+    app.include_router(methods_router)
+    app.include_router(admin_billing_router)
+    settings = app.state.settings
+    if not settings.is_prod:  # money-ads-analytics.md §1.1: sandbox time simulation, non-prod only
+        app.include_router(sandbox_router)
+    if settings.effective_billing_provider == "square":  # §1.7: the webhook exists only with Square
+        app.include_router(webhook_router)
     install_console(app)

@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from packfinderz import __version__
 from packfinderz.api import include_routers
+from packfinderz.billing.provider import provider_for
 from packfinderz.config import Settings, load_settings
 from packfinderz.events.registry import TOPICS
 from packfinderz.health.checks import Check, Readiness, postgres_check, redis_check
@@ -41,6 +42,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.redis = redis
     storage = create_storage(settings)
     app.state.storage = storage
+    app.state.billing = provider_for(settings, database)
     chain = migrations.revision_chain()
     readiness: Readiness = app.state.readiness
     readiness.add(postgres_check(database, chain))

@@ -267,6 +267,10 @@ class Settings(BaseSettings):
         None, description="Billing provider: sandbox (dev/test default) or square (prod default)."
     )
     square_env: Literal["sandbox", "production"] = Field("sandbox", description="Square environment.")
+    square_base_url: OptStr = Field(
+        None,
+        description="Override of the Square API base URL (staging, tests' fake server); unset: SQUARE_ENV's.",
+    )
     square_access_token: OptSecret = Field(None, description="Square access token.")
     square_location_id: OptStr = Field(None, description="Square location id.")
     square_webhook_signature_key: OptSecret = Field(None, description="Square webhook signature key.")

@@ -13,6 +13,7 @@ from packfinderz.admin import repository
 from packfinderz.admin.repository import StoreFilters
 from packfinderz.admin.schemas import AdminStoreDTO, AdminStorePatch, SubscriptionOverride
 from packfinderz.audit import service as audit
+from packfinderz.billing import flag as billing_flag
 from packfinderz.events.outbox import Actor
 from packfinderz.kit.errors import NotFound, ValidationFailed
 from packfinderz.kit.pagination import PageParams
@@ -86,17 +87,6 @@ async def get_store(session: AsyncSession, files: Files, store_id: uuid.UUID) ->
     return await _admin_view(session, files, store)
 
 
-def billing_entitlement(store: Store) -> bool:
-    """What billing alone grants the store once an override is cleared.
-
-    No billing provider writes entitlements yet (money-ads-analytics.md, a later issue), so nothing
-    entitles a store; billing replaces this with the subscription state and writes the same flag as
-    `COALESCE(subscription_override, entitled)`.
-    """
-    del store
-    return False
-
-
 def _check_patch(store: Store, body: AdminStorePatch) -> set[str]:
     sent = body.model_fields_set & set(CHANGE_FIELDS)
     if not sent:
@@ -139,8 +129,11 @@ async def patch_store(
             actor.user_id if body.subscription_active is not None else None
         )
         store.subscription_override_at = datetime.now(UTC) if body.subscription_active is not None else None
+        # The flag rule of billing (money-ads-analytics.md §1.4): COALESCE(override, entitled).
         flag = (
-            body.subscription_active if body.subscription_active is not None else billing_entitlement(store)
+            body.subscription_active
+            if body.subscription_active is not None
+            else await billing_flag.entitled(session, store.id)
         )
         change("subscription_active", store.subscription_active, flag)
         store.subscription_active = flag

@@ -36,6 +36,7 @@ from packfinderz.auth.schemas import (
     UpdatePasswordIn,
     UserDTO,
 )
+from packfinderz.billing.deps import Billing
 from packfinderz.kit.db import DbSession
 from packfinderz.kit.http import client_ip
 from packfinderz.kit.idempotency import idempotent
@@ -69,16 +70,23 @@ def _no_store(response: Response, access_token: str | None = None) -> None:
         429,
         s401="UNAUTHORIZED `invalid credentials`: the email exists and the password does not match.",
         s409="CONFLICT: system users cannot join stores; or IDEMPOTENCY_REQUEST_IN_PROGRESS.",
+        s503="DEPENDENCY_ERROR: a dependency (`details.dependency`, e.g. `billing`) is unavailable.",
     ),
     summary="Register a store (and its owner, unless the email already exists)",
 )
 @idempotent()
 async def register(
-    body: RegisterIn, response: Response, session: DbSession, rt: IdentityRuntime, _ip: RegisterIp
+    body: RegisterIn,
+    response: Response,
+    session: DbSession,
+    rt: IdentityRuntime,
+    _ip: RegisterIp,
+    billing: Billing,
 ) -> dict[str, Any]:
     """Creates the user (or, for an existing email with the matching password, reuses it), a store owned
-    by them and signs in on that store. Requires `Idempotency-Key`."""
-    result = await service.register(session, rt, body)
+    by them and signs in on that store; a vendor store gets its billing customer (provider down → 503,
+    nothing committed). Requires `Idempotency-Key`."""
+    result = await service.register(session, rt, body, billing=billing)
     _no_store(response, result.access_token)
     return {"data": result}
 

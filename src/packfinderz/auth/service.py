@@ -38,6 +38,8 @@ from packfinderz.auth.schemas import (
     user_dto,
 )
 from packfinderz.auth.sessions import InvalidRefreshToken, NewSession, RefreshTokenReused
+from packfinderz.billing import service as billing_service
+from packfinderz.billing.provider import BillingProvider
 from packfinderz.events.outbox import Actor
 from packfinderz.kit.errors import (
     Conflict,
@@ -111,8 +113,13 @@ async def _refuse_login(
 # --- register -------------------------------------------------------------------------------------
 
 
-async def register(session: AsyncSession, rt: Identity, body: RegisterIn) -> RegisterResult:
-    """Create (or reuse, with the matching password) the user, then a store they own, and sign in on it."""
+async def register(
+    session: AsyncSession, rt: Identity, body: RegisterIn, *, billing: BillingProvider | None = None
+) -> RegisterResult:
+    """Create (or reuse, with the matching password) the user, then a store they own, and sign in on it.
+
+    A vendor store is linked to its billing customer (money-ads-analytics.md §1.8) when a provider is
+    given; a provider failure raises, so nothing is committed."""
     email = normalize_email(body.email)
     await rt.limiter.hit_email(policy(rt.settings, "register"), email)
     user = await users.by_email(session, email)
@@ -141,6 +148,8 @@ async def register(session: AsyncSession, rt: Identity, body: RegisterIn) -> Reg
         last_active_at=_now(),
         **body.address.columns(),
     )
+    if billing is not None and store.type == "vendor":
+        await billing_service.link_registered_vendor(session, billing, store, user)
     await stores.insert_membership(session, store_id=store.id, user_id=user.id, role="owner", status="active")
     await audit.record(
         session,

@@ -29,6 +29,8 @@ from packfinderz.audit.router import audit_filters
 from packfinderz.auth import service as auth
 from packfinderz.auth.runtime import IdentityRuntime
 from packfinderz.auth.schemas import LoginIn
+from packfinderz.billing import service as billing
+from packfinderz.billing.deps import Billing
 from packfinderz.console import repository
 from packfinderz.console import service as console_service
 from packfinderz.console.deps import (
@@ -328,10 +330,21 @@ async def stores(
 
 @router.get("/stores/{store_id}", response_class=HTMLResponse)
 async def store_page(
-    request: Request, store_id: uuid.UUID, console: ConsoleAdmin, session: DbSession, files: MediaFiles
+    *,
+    request: Request,
+    store_id: uuid.UUID,
+    console: ConsoleAdmin,
+    session: DbSession,
+    files: MediaFiles,
+    provider: Billing,
+    settings: AppSettings,
 ) -> HTMLResponse:
     store = await admin_stores.get_store(session, files, store_id)
-    return await _page(request, console, "store.html", {"store": store})
+    subscription = None
+    if store.type == "vendor":
+        # The vendor's own GET /billing/subscription: the live row, synced with the provider.
+        subscription = await billing.current_subscription(session, provider, settings, store_id)
+    return await _page(request, console, "store.html", {"store": store, "subscription": subscription})
 
 
 @router.post("/stores/{store_id}/suspension")

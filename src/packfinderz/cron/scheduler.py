@@ -88,6 +88,7 @@ JOB_MODULES = (
     "packfinderz.licenses.jobs",
     "packfinderz.media.jobs",
     "packfinderz.orders.jobs",
+    "packfinderz.billing.jobs",
 )
 
 

@@ -2,6 +2,14 @@
 
 from packfinderz.models.audit import AuditLog
 from packfinderz.models.base import Base
+from packfinderz.models.billing import (
+    BillingPlan,
+    BillingSandboxObject,
+    Charge,
+    PaymentMethod,
+    Subscription,
+    UsageCharge,
+)
 from packfinderz.models.cart import CartItem, CartRecord, CartVendorGroup
 from packfinderz.models.catalog import (
     CatalogVersion,
@@ -23,10 +31,13 @@ __all__ = [
     "AdminNotification",
     "AuditLog",
     "Base",
+    "BillingPlan",
+    "BillingSandboxObject",
     "CartItem",
     "CartRecord",
     "CartVendorGroup",
     "CatalogVersion",
+    "Charge",
     "InventoryItem",
     "LedgerEvent",
     "License",
@@ -38,11 +49,14 @@ __all__ = [
     "OutboxDLQ",
     "OutboxEvent",
     "PaymentIntent",
+    "PaymentMethod",
     "Product",
     "ProductMedia",
     "ProductVolumeDiscount",
     "Store",
     "StoreMembership",
+    "Subscription",
+    "UsageCharge",
     "User",
     "VendorOrder",
 ]

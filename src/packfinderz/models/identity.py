@@ -157,6 +157,11 @@ class Store(Base):
         Index("ix_stores_created_at_id", "created_at", "id"),
         Index("ix_stores_owner_user_id", "owner_user_id"),
         Index("ix_stores_subscription_override_by_user_id", "subscription_override_by_user_id"),
+        Index(
+            "ix_stores_billing_customer_id",
+            "billing_customer_id",
+            postgresql_where=text("billing_customer_id IS NOT NULL"),
+        ),
     )
 
 

@@ -1,0 +1,1 @@
+"""Billing: plans, subscriptions, payment methods, charges and the provider adapter."""
