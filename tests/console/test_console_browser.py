@@ -39,10 +39,17 @@ def png(width: int = 40, height: int = 24) -> bytes:
 
     rows = b"".join(b"\x00" + b"\x20\xa0\x40" * width for _ in range(height))
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
-async def license_with(client: httpx.AsyncClient, vendor: Account, *, mime: str, content: bytes, name: str) -> str:
+async def license_with(
+    client: httpx.AsyncClient, vendor: Account, *, mime: str, content: bytes, name: str
+) -> str:
     upload = await uploaded(client, vendor, mime=mime, content=content, name=name)
     response = await client.post(
         "/api/v1/licenses", json=license_body(upload.media_id), headers={**vendor.headers, **idem()}
@@ -68,7 +75,9 @@ async def test_an_admin_does_the_days_work_in_the_browser(
     first = await register_vendor(client, company_name="Green Leaf Wholesale")
     second = await register_vendor(client, company_name="Blue Ridge Farms")
     approved = await license_with(client, first, mime="image/png", content=png(), name="license.png")
-    rejected = await license_with(client, second, mime="application/pdf", content=b"%PDF-1.7\n" + b"0" * 64, name="l.pdf")
+    rejected = await license_with(
+        client, second, mime="application/pdf", content=b"%PDF-1.7\n" + b"0" * 64, name="l.pdf"
+    )
     agent = await new_agent(client, db, settings)
     payout = await delivered(client, db, agent)
     await ok(await agent_post(client, agent, payout.order_id, "cash-collected"))
@@ -179,9 +188,13 @@ async def test_visitors_non_admins_and_forged_forms_are_refused_and_agents_refre
         await expect(row).to_contain_text("available", timeout=12_000)
 
         await page.goto(f"{base}/console/stores/{vendor.store_id}")
-        await page.locator('input[name="csrf_token"]').evaluate_all("fields => fields.forEach(f => f.remove())")
+        await page.locator('input[name="csrf_token"]').evaluate_all(
+            "fields => fields.forEach(f => f.remove())"
+        )
         await page.get_by_label("Reason for suspending").fill("Forged")
         await page.get_by_role("button", name="Suspend").click()
         await expect(page.locator("h1")).to_have_text("Form expired")
-        assert await scalar(db, "SELECT kyc_status FROM stores WHERE id = :id", id=vendor.store_id) != "suspended"
-
+        assert (
+            await scalar(db, "SELECT kyc_status FROM stores WHERE id = :id", id=vendor.store_id)
+            != "suspended"
+        )

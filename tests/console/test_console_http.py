@@ -17,7 +17,8 @@ from tests.fixtures.apps import serve
 from tests.fixtures.compliance import submit_license
 from tests.fixtures.console import console_sign_in, csrf_of, dead_letter
 from tests.fixtures.db import audits, execute, rows, scalar
-from tests.fixtures.factories import create_admin, register_vendor
+from tests.fixtures.factories import auth_headers, create_admin, idem, login_token, register_vendor
+from tests.fixtures.orders import new_agent, ready_order
 
 
 @pytest.fixture
@@ -215,3 +216,132 @@ async def test_replay_and_audit_pages(
     assert "auth.login_succeeded" not in found.text
     bad = await client.get("/console/audit", params={"action": "DROP TABLE"})
     assert "must be an action" in bad.text
+
+
+async def insert_marketplace_event(
+    db: Database, event_type: str, vendor: uuid.UUID, order: uuid.UUID, gross: int
+) -> None:
+    await execute(
+        db,
+        "INSERT INTO analytics.marketplace_events (event_id, event_type, occurred_at, order_id, buyer_store_id, "
+        "vendor_store_id, gross_revenue_cents, net_revenue_cents, items) VALUES (gen_random_uuid(), :t, "
+        "now() - interval '1 day', :o, :b, :v, :g, :g, CAST(:items AS jsonb))",
+        t=event_type,
+        o=order,
+        b=uuid.uuid4(),
+        v=vendor,
+        g=gross,
+        items='[{"category": "flower", "line_total_cents": %d}]' % gross,
+    )
+
+
+async def test_the_dashboard_shows_marketplace_wide_figures_and_top_vendors(
+    client: httpx.AsyncClient, db: Database, admin: tuple[str, str, uuid.UUID]
+) -> None:
+    big = await register_vendor(client, company_name="Big Vendor")
+    small = await register_vendor(client, company_name="Small Vendor")
+    assert big.store_id is not None
+    assert small.store_id is not None
+    for vendor, gross in ((big.store_id, 1000), (big.store_id, 3000), (small.store_id, 500)):
+        order = uuid.uuid4()
+        await insert_marketplace_event(db, "order_created", vendor, order, gross)
+        await insert_marketplace_event(db, "cash_collected", vendor, order, gross)
+    email, password, _ = admin
+    await console_sign_in(client, email, password)
+    page = await client.get("/console", params={"range": "7d"})
+    assert page.status_code == 200
+    assert '<strong id="kpi-orders">3</strong>' in page.text
+    assert '<strong id="kpi-revenue">$45.00</strong>' in page.text
+    vendors = page.text[page.text.index("<h3>Top vendors</h3>") : page.text.index("<h3>Top categories</h3>")]
+    assert vendors.index("Big Vendor") < vendors.index("Small Vendor")
+    assert "<td>2</td><td>$40.00</td>" in vendors
+    assert "<td>flower</td><td>$45.00</td>" in page.text
+    assert (await client.get("/console", params={"range": "1y"})).status_code == 400
+
+
+async def test_store_page_subscription_override_suspension_and_agent_assignment(
+    client: httpx.AsyncClient, db: Database, settings: Settings, admin: tuple[str, str, uuid.UUID]
+) -> None:
+    email, password, user_id = admin
+    admin_api = auth_headers(await login_token(client, email, password, admin=True))
+    plan = {
+        "id": "starter_v1",
+        "name": "Starter",
+        "status": "active",
+        "provider_plan_id": "plan-var-starter",
+        "interval": "EVERY_30_DAYS",
+        "price_amount_cents": 4999,
+        "currency_code": "USD",
+        "is_default": True,
+        "features": [],
+        "ui": {},
+    }
+    assert (await client.post("/api/admin/v1/billing/plans", json=plan, headers=admin_api)).status_code == 201
+    vendor = await register_vendor(client, company_name="Subscribed Vendor")
+    card = await client.post(
+        "/api/v1/vendor/payment-methods/cc",
+        json={"source_id": "cnon:card-ok"},
+        headers={**vendor.headers, **idem()},
+    )
+    assert card.status_code == 201, card.text
+    subscribed = await client.post(
+        "/api/v1/vendor/subscriptions", json={}, headers={**vendor.headers, **idem()}
+    )
+    assert subscribed.status_code in (200, 201), subscribed.text
+
+    await console_sign_in(client, email, password)
+    page = await client.get(f"/console/stores/{vendor.store_id}")
+    assert page.status_code == 200
+    assert "Plan <strong>starter_v1</strong> · active" in page.text
+
+    token = csrf_of(page.text)
+    override = await client.post(
+        f"/console/stores/{vendor.store_id}/subscription",
+        data={"value": "inactive", "reason": "Chargeback review", "csrf_token": token},
+    )
+    assert override.status_code == 303
+    store = (await client.get(f"/api/admin/v1/stores/{vendor.store_id}", headers=admin_api)).json()["data"]
+    assert (store["subscription_active"], store["subscription_override"]["reason"]) == (
+        False,
+        "Chargeback review",
+    )
+    no_reason = await client.post(
+        f"/console/stores/{vendor.store_id}/suspension",
+        data={"action": "suspend", "reason": " ", "csrf_token": token},
+    )
+    assert no_reason.status_code == 303
+    shown = await client.get(f"/console/stores/{vendor.store_id}")
+    assert 'class="flash error"' in shown.text
+    assert (await client.get(f"/api/admin/v1/stores/{vendor.store_id}", headers=admin_api)).json()["data"][
+        "kyc_status"
+    ] != "suspended"
+
+    for action in ("suspend", "reinstate"):
+        done = await client.post(
+            f"/console/stores/{vendor.store_id}/suspension",
+            data={"action": action, "reason": f"{action} test", "csrf_token": token},
+        )
+        assert done.status_code == 303
+    changes = [r["payload"]["changes"] for r in await audits(db, "store.admin_override")]
+    assert [c.get("kyc_status", {}).get("to") for c in changes] == [None, "suspended", "pending_verification"]
+    assert all(r["actor_user_id"] == user_id for r in await audits(db, "store.admin_override"))
+
+    agent = await new_agent(client, db, settings)
+    placed = await ready_order(client, db)
+    queue = await client.get("/console/orders")
+    assert f"/console/orders/{placed.order_id}" in queue.text
+    assigned = await client.post(
+        f"/console/orders/{placed.order_id}/assign",
+        data={"agent_user_id": str(agent.id), "back": "queue", "csrf_token": token},
+    )
+    assert (assigned.status_code, assigned.headers["location"]) == (303, "/console/orders")
+    detail = (
+        await client.get(f"/api/v1/orders/{placed.order_id}", headers=placed.vendors[0].headers)
+    ).json()["data"]
+    assert (detail["active_assignment"]["agent_user_id"], detail["active_assignment"]["source"]) == (
+        str(agent.id),
+        "admin",
+    )
+    timeline = await client.get(f"/console/orders/{placed.order_id}")
+    assert f"{agent.user.email} <strong>(active)</strong>" in timeline.text
+    assert "<td>admin</td>" in timeline.text
