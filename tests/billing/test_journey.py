@@ -9,8 +9,8 @@ import httpx
 from packfinderz.config import Settings
 from packfinderz.kit.db import Database
 from tests.billing.conftest import action, card, flag, rows, simulate, subscribe
-from tests.catalog.conftest import buyer_at, create_product
-from tests.compliance.conftest import decide, submit_license
+from tests.fixtures.catalog import buyer_at, create_product
+from tests.fixtures.compliance import decide, submit_license
 from tests.fixtures.factories import register_vendor
 
 

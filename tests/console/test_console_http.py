@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 
@@ -138,11 +139,8 @@ async def test_forms_without_the_csrf_token_change_nothing(
 
 
 async def live_sessions(redis: Redis, user_id: uuid.UUID) -> set[str]:
-    return {
-        jti
-        for jti in await redis.smembers(f"pf:session:user:{user_id}")
-        if await redis.exists(session_key(jti))
-    }
+    members = [str(jti) for jti in await redis.smembers(f"pf:session:user:{user_id}")]
+    return {jti for jti in members if await redis.exists(session_key(jti))}
 
 
 @pytest.fixture
@@ -223,15 +221,15 @@ async def insert_marketplace_event(
 ) -> None:
     await execute(
         db,
-        "INSERT INTO analytics.marketplace_events (event_id, event_type, occurred_at, order_id, buyer_store_id, "
-        "vendor_store_id, gross_revenue_cents, net_revenue_cents, items) VALUES (gen_random_uuid(), :t, "
-        "now() - interval '1 day', :o, :b, :v, :g, :g, CAST(:items AS jsonb))",
+        "INSERT INTO analytics.marketplace_events (event_id, event_type, occurred_at, order_id, "
+        "buyer_store_id, vendor_store_id, gross_revenue_cents, net_revenue_cents, items) "
+        "VALUES (gen_random_uuid(), :t, now() - interval '1 day', :o, :b, :v, :g, :g, CAST(:items AS jsonb))",
         t=event_type,
         o=order,
         b=uuid.uuid4(),
         v=vendor,
         g=gross,
-        items='[{"category": "flower", "line_total_cents": %d}]' % gross,
+        items=json.dumps([{"category": "flower", "line_total_cents": gross}]),
     )
 
 
