@@ -292,6 +292,8 @@ async def test_store_page_subscription_override_suspension_and_agent_assignment(
     assert page.status_code == 200
     assert "Plan <strong>starter_v1</strong> · active" in page.text
 
+    assert (await client.get(f"/console/stores/{uuid.uuid4()}")).status_code == 404
+    assert (await client.get(f"/console/orders/{uuid.uuid4()}")).status_code == 404
     token = csrf_of(page.text)
     override = await client.post(
         f"/console/stores/{vendor.store_id}/subscription",

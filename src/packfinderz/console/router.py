@@ -50,7 +50,7 @@ from packfinderz.events import operator
 from packfinderz.events import repository as events
 from packfinderz.kit.appstate import AppRedis, AppSettings
 from packfinderz.kit.db import DbSession
-from packfinderz.kit.errors import AppError, DependencyError
+from packfinderz.kit.errors import AppError, DependencyError, NotFound
 from packfinderz.kit.http import client_ip
 from packfinderz.kit.pagination import Cursor, PageParams
 from packfinderz.kit.ratelimit import policy
@@ -91,6 +91,10 @@ async def _page(
         {"user": console.user, "csrf": console.session.csrf, "flash": await console.take_flash(), **context},
         status,
     )
+
+
+def _not_found(request: Request, what: str) -> HTMLResponse:
+    return render(request, "refused.html", {"title": "Not found", "text": f"No such {what}."}, 404)
 
 
 def _back(path: str) -> RedirectResponse:
@@ -339,7 +343,10 @@ async def store_page(
     provider: Billing,
     settings: AppSettings,
 ) -> HTMLResponse:
-    store = await admin_stores.get_store(session, files, store_id)
+    try:
+        store = await admin_stores.get_store(session, files, store_id)
+    except NotFound:
+        return _not_found(request, "store")
     subscription = None
     if store.type == "vendor":
         # The vendor's own GET /billing/subscription: the live row, synced with the provider.
@@ -411,7 +418,10 @@ async def orders_page(
 async def order_page(
     request: Request, order_id: uuid.UUID, console: ConsoleAdmin, session: DbSession
 ) -> HTMLResponse:
-    timeline = await console_service.order_timeline(session, order_id)
+    try:
+        timeline = await console_service.order_timeline(session, order_id)
+    except NotFound:
+        return _not_found(request, "order")
     agents = await repository.active_agents(session) if timeline.assignable else []
     return await _page(request, console, "order.html", {"t": timeline, "agents": agents})
 
