@@ -5,7 +5,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 revision = "20261207030000"
-down_revision = "20261207010000"
+down_revision = "20261207020000"
 branch_labels = None
 depends_on = None
 

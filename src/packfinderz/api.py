@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from packfinderz.admin.router import router as admin_stores_router
+from packfinderz.ads.router import router as ads_router
+from packfinderz.ads.router import vendor_router as vendor_ads_router
 from packfinderz.analytics.router import router as analytics_router
 from packfinderz.audit.router import router as audit_router
 from packfinderz.auth.router import admin_auth_router, admin_users_router, dev_admin_router
@@ -66,6 +68,8 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(notifications_router)
     app.include_router(admin_notifications_router)
     app.include_router(analytics_router)
+    app.include_router(vendor_ads_router)
+    app.include_router(ads_router)
     app.include_router(plans_router)
     app.include_router(subscriptions_router)
     app.include_router(methods_router)

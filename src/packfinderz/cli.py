@@ -17,6 +17,7 @@ import typer
 from pydantic import ValidationError
 
 from packfinderz import __version__
+from packfinderz.analytics.cli import analytics_app
 from packfinderz.auth.cli import users_app
 from packfinderz.catalog.cli import seed as seed_command
 from packfinderz.config import ConfigError, Settings, load_settings
@@ -33,6 +34,7 @@ app.add_typer(migrate_app, name="migrate")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(cron_app, name="cron")
 app.add_typer(users_app, name="users")
+app.add_typer(analytics_app, name="analytics")
 app.command("seed")(seed_command)
 app.command("smoke")(smoke_command)
 

@@ -11,6 +11,7 @@ from packfinderz.analytics.ranges import Preset, Range, resolve
 from packfinderz.kit.appstate import AppSettings
 from packfinderz.kit.warehouse import Warehouse
 
+_BOUND = r"^\d{4}-\d{2}-\d{2}([Tt].+)?$"
 _DATE = "RFC 3339 instant or `YYYY-MM-DD` (a date = start of `from`'s / end of `to`'s day in ANALYTICS_TZ)."
 
 
@@ -22,8 +23,12 @@ async def _warehouse(request: Request) -> Warehouse:
 async def _range(
     settings: AppSettings,
     preset: Annotated[Preset | None, Query(description="Last N days up to now (default 30d).")] = None,
-    from_: Annotated[str | None, Query(alias="from", max_length=40, description=_DATE)] = None,
-    to: Annotated[str | None, Query(max_length=40, description=_DATE + " Span ≤ 366 days.")] = None,
+    from_: Annotated[
+        str | None, Query(alias="from", max_length=40, pattern=_BOUND, description=_DATE)
+    ] = None,
+    to: Annotated[
+        str | None, Query(max_length=40, pattern=_BOUND, description=_DATE + " Span ≤ 366 days.")
+    ] = None,
 ) -> Range:
     return resolve(settings.analytics_tz, datetime.now(UTC), preset, from_, to)
 

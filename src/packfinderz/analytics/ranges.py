@@ -41,11 +41,21 @@ class Range:
         return bucket_label(moment, self.bucket, self.tz)
 
 
-def bucket_for(span: timedelta) -> Bucket:
-    """hour up to 48 h, day up to 90 days, ISO week beyond."""
-    if span <= HOURLY_MAX:
+def wall_span(start: datetime, end: datetime, tz: ZoneInfo) -> timedelta:
+    """Local wall-clock length: 90 calendar days are 90 days even when a DST change adds an hour."""
+    return end.astimezone(tz).replace(tzinfo=None) - start.astimezone(tz).replace(tzinfo=None)
+
+
+def real_span(start: datetime, end: datetime) -> timedelta:
+    """Elapsed time (aware datetimes of one zone subtract as wall clocks, hence UTC)."""
+    return end.astimezone(UTC) - start.astimezone(UTC)
+
+
+def bucket_for(start: datetime, end: datetime, tz: ZoneInfo) -> Bucket:
+    """hour up to 48 elapsed hours, day up to 90 local days, ISO week beyond."""
+    if real_span(start, end) <= HOURLY_MAX:
         return "hour"
-    if span <= DAILY_MAX:
+    if wall_span(start, end, tz) <= DAILY_MAX:
         return "day"
     return "week"
 
@@ -80,17 +90,18 @@ def resolve(tz_name: str, now: datetime, preset: str | None, from_: str | None, 
     if from_ is not None and to is not None:
         start = _bound(from_, tz, end=False, field="from")
         end = _bound(to, tz, end=True, field="to")
-        if end <= start:
+        if real_span(start, end) <= timedelta(0):
             raise ValidationFailed("to must be after from", details={"field": "to"})
-        if end - start > MAX_SPAN:
+        if wall_span(start, end, tz) > MAX_SPAN:
             raise ValidationFailed("the range spans more than 366 days", details={"field": "to"})
     else:
         chosen = preset or DEFAULT_PRESET
         if chosen not in PRESET_DAYS:
             raise ValidationFailed("unknown preset", details={"field": "preset"})
         end = now.astimezone(tz)
-        start = end - timedelta(days=PRESET_DAYS[chosen])
-    return Range(start.astimezone(tz), end.astimezone(tz), bucket_for(end - start), tz)
+        # The same local time N days ago (wall-clock arithmetic in the zone).
+        start = (end.replace(tzinfo=None) - timedelta(days=PRESET_DAYS[chosen])).replace(tzinfo=tz)
+    return Range(start.astimezone(tz), end.astimezone(tz), bucket_for(start, end, tz), tz)
 
 
 def floor(moment: datetime, bucket: Bucket, tz: ZoneInfo) -> datetime:
@@ -109,7 +120,7 @@ def bucket_starts(start: datetime, end: datetime, bucket: Bucket, tz: ZoneInfo) 
     """Every bucket start from the one holding `start` up to (excluding) `end`."""
     found: list[datetime] = []
     current = floor(start, bucket, tz)
-    while current < end:
+    while current.astimezone(UTC) < end.astimezone(UTC):
         found.append(current)
         if bucket == "hour":
             current = floor(current.astimezone(UTC) + timedelta(hours=1), "hour", tz)

@@ -89,6 +89,7 @@ JOB_MODULES = (
     "packfinderz.media.jobs",
     "packfinderz.orders.jobs",
     "packfinderz.billing.jobs",
+    "packfinderz.ads.jobs",
 )
 
 

@@ -1,5 +1,6 @@
 """Every ORM table; importing this package registers them all on Base.metadata (Alembic reads it)."""
 
+from packfinderz.models.ads import Ad, AdCreative, AdDailyRollup
 from packfinderz.models.audit import AuditLog
 from packfinderz.models.base import Base
 from packfinderz.models.billing import (
@@ -28,6 +29,9 @@ from packfinderz.models.orders import OrderLineItem, PaymentIntent, VendorOrder
 from packfinderz.models.outbox import OutboxDLQ, OutboxEvent
 
 __all__ = [
+    "Ad",
+    "AdCreative",
+    "AdDailyRollup",
     "AdminNotification",
     "AuditLog",
     "Base",
