@@ -71,9 +71,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             except Exception as exc:
                 # The api keeps serving so /health/ready can say what is wrong (issue #2 decision).
                 log.error("startup.resource_unavailable", resource=name, error=type(exc).__name__)
+        # The billing provider is checked without a call (platform.md §2): its name is logged.
+        log.info("startup.resource_ok", resource="billing", provider=app.state.billing.name, latency_ms=0)
         log.info("api.ready", env=settings.env, instance=settings.instance, version=__version__)
         yield
     finally:
+        await app.state.billing.aclose()
         await events.close()
         await warehouse.close()
         await redis.aclose()

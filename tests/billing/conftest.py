@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -151,3 +151,31 @@ def square_settings(settings: Settings, fake: FakeSquare, **overrides: Any) -> S
         **overrides,
     }
     return settings.model_copy(update=values)
+
+
+@pytest.fixture
+async def failing_insert(db: Database) -> AsyncIterator[Any]:
+    """`arm(table)` makes every INSERT into the table fail (a database write failing after the provider
+    call); the trigger is dropped after the test."""
+    armed: list[str] = []
+
+    async def arm(table: str) -> None:
+        async with db.transaction() as session:
+            await session.execute(
+                text(
+                    "CREATE OR REPLACE FUNCTION pf_test_fail_insert() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$ BEGIN RAISE EXCEPTION 'simulated database failure'; END; $$"
+                )
+            )
+            await session.execute(
+                text(
+                    f"CREATE TRIGGER pf_test_fail_insert BEFORE INSERT ON {table} "
+                    "FOR EACH ROW EXECUTE FUNCTION pf_test_fail_insert()"
+                )
+            )
+        armed.append(table)
+
+    yield arm
+    async with db.transaction() as session:
+        for table in armed:
+            await session.execute(text(f"DROP TRIGGER IF EXISTS pf_test_fail_insert ON {table}"))

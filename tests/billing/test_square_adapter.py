@@ -6,6 +6,7 @@ import re
 from datetime import date
 
 import pytest
+from prometheus_client import REGISTRY
 
 from packfinderz.billing.provider import (
     CustomerDetails,
@@ -159,3 +160,22 @@ def test_redaction_hides_card_and_personal_fields() -> None:
         "source_id": "[redacted]",
         "customer": {"email_address": "[redacted]", "id": "C1"},
     }
+
+
+async def test_provider_calls_are_counted_by_operation_and_result(
+    square: SquareProvider, fake_square: FakeSquare
+) -> None:
+    def count(operation: str, result: str) -> float:
+        value = REGISTRY.get_sample_value(
+            "billing_provider_calls_total", {"operation": operation, "result": result}
+        )
+        return value or 0.0
+
+    ok_before, declined_before = count("create_card", "ok"), count("create_card", "state_conflict")
+    customer = await square.ensure_customer(DETAILS, "customer-1")
+    await square.create_card(customer.id, "cnon:ok", "card-1")
+    fake_square.fail("POST /v2/cards", "decline")
+    with pytest.raises(ProviderDeclined):
+        await square.create_card(customer.id, "cnon:ok", "card-2")
+    assert count("create_card", "ok") == ok_before + 1
+    assert count("create_card", "state_conflict") == declined_before + 1

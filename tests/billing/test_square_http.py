@@ -4,8 +4,11 @@ and the Square webhook (signature, replay, concurrent duplicate, out of order, s
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +19,11 @@ from redis.asyncio import Redis
 from packfinderz.billing.webhook import dedupe_key, signature_of
 from packfinderz.config import Settings
 from packfinderz.kit.db import Database
+from packfinderz.kit.logging import configure_logging
 from tests.billing.conftest import PLAN, card, flag, rows, scalar, square_settings, subscribe
 from tests.fixtures.factories import Account, idem, register_body, register_vendor
 from tests.fixtures.fake_square import FakeSquare
+from tests.fixtures.logs import LogCapture
 
 WEBHOOK = "/api/v1/webhooks/square"
 KEY = "whsec-test"
@@ -287,3 +292,82 @@ async def test_the_override_wins_over_webhooks_and_clearing_it_returns_to_billin
     )
     assert (await post_event(client, subscription_event(provider_id))).status_code == 200
     assert await flag(db, vendor.store_id)  # canceled, but comped
+
+
+async def test_a_failing_get_after_create_cancels_at_square_and_stores_nothing(
+    client: httpx.AsyncClient, fake_square: FakeSquare, admin: dict[str, str], db: Database
+) -> None:
+    await client.post("/api/admin/v1/billing/plans", json=PLAN, headers=admin)
+    vendor = await register_vendor(client)
+    await card(client, vendor)
+    fake_square.fail("GET /v2/subscriptions/", "server")
+    response = await subscribe(client, vendor)
+    assert response.status_code == 503, response.text
+    assert response.json()["error"]["details"]["dependency"] == "billing"
+    assert len(fake_square.subscriptions) == 1
+    assert fake_square.live_subscriptions() == []  # the compensating cancel reached Square
+    assert await scalar(db, "SELECT count(*) FROM subscriptions") == 0
+    assert not await flag(db, vendor.store_id)
+
+
+async def test_a_failing_database_write_cancels_at_square_and_disables_cards(
+    client: httpx.AsyncClient,
+    fake_square: FakeSquare,
+    admin: dict[str, str],
+    db: Database,
+    failing_insert: Any,
+) -> None:
+    await client.post("/api/admin/v1/billing/plans", json=PLAN, headers=admin)
+    vendor = await register_vendor(client)
+    await card(client, vendor)
+    await failing_insert("subscriptions")
+    assert (await subscribe(client, vendor)).status_code == 503
+    assert fake_square.live_subscriptions() == []
+    assert await scalar(db, "SELECT count(*) FROM subscriptions") == 0
+    await failing_insert("payment_methods")
+    response = await client.post(
+        "/api/v1/vendor/payment-methods/cc",
+        json={"source_id": "cnon:y"},
+        headers={**vendor.headers, **idem()},
+    )
+    assert response.status_code == 503
+    assert [c["enabled"] for c in fake_square.cards.values()] == [True, False]  # the first card stays
+    assert await scalar(db, "SELECT count(*) FROM payment_methods") == 1
+
+
+@pytest.fixture
+def logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[LogCapture]:
+    """Every log line (debug and up) of the test, in a buffer."""
+    buffer = io.StringIO()
+    with monkeypatch.context() as patch:
+        patch.setattr(sys, "stdout", buffer)
+        configure_logging(service="test", env="test", instance="test", level="debug")
+    yield LogCapture(buffer)
+    configure_logging(service="test", env="test", instance="test", level="warning")
+
+
+async def test_logs_carry_no_card_data_tokens_or_emails(
+    client: httpx.AsyncClient, fake_square: FakeSquare, admin: dict[str, str], logs: LogCapture
+) -> None:
+    await client.post("/api/admin/v1/billing/plans", json=PLAN, headers=admin)
+    vendor = await register_vendor(client)
+    source = "cnon:secret-nonce-7788"
+    await card(client, vendor, source, verification_token="verf-token-5566")
+    fake_square.fail("POST /v2/cards", "decline")
+    await client.post(
+        "/api/v1/vendor/payment-methods/cc",
+        json={"source_id": "cnon:declined-nonce-9911"},
+        headers={**vendor.headers, **idem()},
+    )
+    assert (await subscribe(client, vendor)).status_code == 201
+    calls = logs.events("billing.provider_call")
+    assert {e["operation"] for e in calls} >= {"create_card", "create_subscription", "get_subscription"}
+    for secret in (
+        source,
+        "verf-token-5566",
+        "cnon:declined-nonce-9911",
+        vendor.email,
+        "sq-test-token",
+        "4444",
+    ):
+        assert secret not in logs.text

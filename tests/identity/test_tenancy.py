@@ -35,6 +35,7 @@ from sqlalchemy import text
 
 from packfinderz.config import Settings
 from packfinderz.kit.db import Database
+from tests.billing import tenancy as billing_tenancy
 from tests.catalog import tenancy as catalog_tenancy
 from tests.checkout import tenancy as checkout_tenancy
 from tests.fixtures.factories import (
@@ -180,6 +181,7 @@ CASES.extend(checkout_tenancy.cases(TenancyCase))
 CASES.extend(catalog_tenancy.cases(TenancyCase))
 CASES.extend(orders_tenancy.cases(TenancyCase))
 CASES.extend(notifications_tenancy.cases(TenancyCase))
+CASES.extend(billing_tenancy.cases(TenancyCase))
 
 
 @pytest.fixture

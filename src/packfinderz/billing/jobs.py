@@ -90,4 +90,7 @@ async def reconcile(
 async def subscription_reconcile(ctx: JobContext) -> dict[str, int]:
     """The hourly run."""
     provider = provider_for(ctx.settings, ctx.db)
-    return await reconcile(ctx.db, provider, ctx.settings, datetime.now(UTC))
+    try:
+        return await reconcile(ctx.db, provider, ctx.settings, datetime.now(UTC))
+    finally:
+        await provider.aclose()

@@ -112,6 +112,10 @@ class BillingProvider(Protocol):
         """Startup check (no network call)."""
         ...
 
+    async def aclose(self) -> None:
+        """Release the HTTP client (if any)."""
+        ...
+
     async def ensure_customer(self, details: CustomerDetails, idempotency_key: str) -> ProviderCustomer:
         """Find the customer by reference id, then email; else create it."""
         ...

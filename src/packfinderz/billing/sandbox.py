@@ -66,6 +66,9 @@ class SandboxProvider:
     async def probe(self) -> None:
         return None
 
+    async def aclose(self) -> None:
+        return None
+
     # --- storage ----------------------------------------------------------------------------------
 
     async def _create(

@@ -492,6 +492,8 @@ async def current_subscription(
         return subscription_dto(row)
     result = await sync.upsert_subscription(session, data, settings.billing_past_due_grace_days)
     assert result.subscription is not None
+    if result.subscription.status not in LIVE_STATUSES:  # the sync ended it: no live subscription
+        return None
     return subscription_dto(result.subscription)
 
 

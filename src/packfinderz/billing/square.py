@@ -74,17 +74,23 @@ def _plain(model: Any) -> dict[str, Any]:
     return result
 
 
+def _present(**values: Any) -> dict[str, Any]:
+    """The keyword arguments that have a value."""
+    return {k: v for k, v in values.items() if v not in (None, "")}
+
+
 def _address(address: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Our address JSON as Square's Address."""
     if not address:
         return None
-    return {
-        "address_line_1": address.get("line1"),
-        "address_line_2": address.get("line2"),
-        "locality": address.get("city"),
-        "administrative_district_level_1": address.get("state"),
-        "postal_code": address.get("postal_code"),
-        "country": address.get("country") or "US",
-    }
+    return _present(
+        address_line_1=address.get("line1"),
+        address_line_2=address.get("line2"),
+        locality=address.get("city"),
+        administrative_district_level_1=address.get("state"),
+        postal_code=address.get("postal_code"),
+        country=address.get("country") or "US",
+    )
 
 
 class SquareProvider:
@@ -104,17 +110,21 @@ class SquareProvider:
             SquareEnvironment.PRODUCTION if settings.square_env == "production" else SquareEnvironment.SANDBOX
         )
         self._location_id = settings.square_location_id or ""
+        self._http = http_client or httpx.AsyncClient(timeout=timeout)
         self._client = AsyncSquare(
             base_url=settings.square_base_url or None,
             environment=environment,
             token=token,
             timeout=timeout,
-            httpx_client=http_client or httpx.AsyncClient(timeout=timeout),
+            httpx_client=self._http,
             version=SQUARE_VERSION,
         )
 
     async def probe(self) -> None:
         return None
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
 
     async def _call(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
         """Run one SDK call: one same-key retry on network errors, errors mapped, metric and log."""
@@ -191,19 +201,20 @@ class SquareProvider:
             )
             if found.customers:
                 return ProviderCustomer(str(found.customers[0].id), created=False)
-        address = _address(details.address)
+        # Unset fields are omitted (the SDK would send None as JSON null).
+        fields = _present(
+            reference_id=details.reference_id,
+            email_address=details.email,
+            company_name=details.company,
+            given_name=details.given_name,
+            family_name=details.family_name,
+            phone_number=details.phone,
+            address=_address(details.address),
+        )
         created = await self._call(
             "create_customer",
             lambda: self._client.customers.create(
-                idempotency_key=idempotency_key,
-                reference_id=details.reference_id,
-                email_address=details.email or None,
-                company_name=details.company or None,
-                given_name=details.given_name or None,
-                family_name=details.family_name or None,
-                phone_number=details.phone or None,
-                **({"address": address} if address else {}),
-                request_options=NO_SDK_RETRIES,
+                idempotency_key=idempotency_key, request_options=NO_SDK_RETRIES, **fields
             ),
         )
         if created.customer is None or not created.customer.id:
@@ -347,9 +358,9 @@ class SquareProvider:
                 amount_money={"amount": amount_cents, "currency": "USD"},
                 autocomplete=True,
                 customer_id=customer_id,
-                location_id=self._location_id or None,
                 reference_id=reference_id[:40],
                 request_options=NO_SDK_RETRIES,
+                **_present(location_id=self._location_id),
             ),
         )
         data = _plain(response.payment)

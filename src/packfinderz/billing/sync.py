@@ -183,7 +183,7 @@ async def upsert_subscription(
         row.updated_at = datetime.now(UTC)
     await session.flush()
     changed = await apply_flag_rule(session, row.store_id)
-    log.info("billing.subscription_synced", provider="billing", operation="sync",
+    log.info("billing.subscription_synced", operation="sync",
              provider_object_id=provider_id, status=row.status, store_id=str(row.store_id))  # fmt: skip
     return SyncResult(row, changed)
 
@@ -269,7 +269,7 @@ async def record_invoice(
     store_id = (
         row.store_id
         if row
-        else await store_for_customer(session, invoice.get("primary_recipient", {}).get("customer_id"))
+        else await store_for_customer(session, (invoice.get("primary_recipient") or {}).get("customer_id"))
     )
     if store_id is None:
         return None
@@ -283,5 +283,5 @@ async def record_invoice(
         subscription_id=row.id if row else None,
         description="Subscription",
         failure_reason=failure_reason,
-        billed_at=at,
+        billed_at=at if paid else None,
     )

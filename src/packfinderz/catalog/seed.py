@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from packfinderz.auth import repository as users
 from packfinderz.auth import service as auth_service
+from packfinderz.billing import seed as billing_seed
 from packfinderz.catalog import synthetic
 from packfinderz.catalog.synthetic import VendorSpec
 from packfinderz.config import Settings
@@ -208,7 +209,7 @@ async def _demo_store(
     lng: float,
     radius: int = 0,
 ) -> Store:
-    """A verified store (vendors also subscribed) with its owner, who signs in with DEMO_PASSWORD."""
+    """A verified store with its owner, who signs in with DEMO_PASSWORD (vendors subscribe afterwards)."""
     email = f"{_slug(company)}@{DEMO_DOMAIN}"
     user = await users.insert_user(
         session,
@@ -224,7 +225,6 @@ async def _demo_store(
         company_name=company,
         owner_user_id=user.id,
         kyc_status="verified",
-        subscription_active=store_type == "vendor",
         address_line1="1 Main St",
         address_city=city,
         address_state=state,
@@ -321,4 +321,6 @@ async def seed_demo(database: Database, settings: Settings) -> list[Login]:
                 synthetic.DISCOUNT_COLUMNS,
                 [t for r in rows for t in r[2]],
             )
+    # Real sandbox subscriptions (money-ads-analytics.md §1): the flag follows billing, not a hand-set value.
+    await billing_seed.subscribe_demo_vendors(database, settings, [spec.id for spec in vendor_specs])
     return demo_logins()
