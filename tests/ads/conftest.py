@@ -22,8 +22,9 @@ from packfinderz.config import Settings
 from packfinderz.kit import appstate
 from packfinderz.kit.db import Database
 from packfinderz.kit.logging import configure_logging
-from tests.catalog.conftest import OKC, create_product, vendor_at
-from tests.checkout.conftest import execute, rows, scalar, verified_buyer
+from tests.fixtures.catalog import OKC, create_product, vendor_at
+from tests.fixtures.checkout import verified_buyer
+from tests.fixtures.db import execute, rows, scalar
 from tests.fixtures.factories import Account, idem
 from tests.fixtures.logs import LogCapture
 from tests.fixtures.processes import free_port

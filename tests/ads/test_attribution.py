@@ -19,7 +19,7 @@ from tests.ads.conftest import (
     vendor_at,
     verified_buyer,
 )
-from tests.checkout.conftest import checkout, line, quote
+from tests.fixtures.checkout import checkout, line, quote
 
 
 async def test_served_and_clicked_ads_end_on_the_order_and_its_line(

@@ -24,7 +24,7 @@ from tests.ads.conftest import (
     vendor_at,
     verified_buyer,
 )
-from tests.catalog.conftest import DALLAS, TULSA, buyer_at, set_radius
+from tests.fixtures.catalog import DALLAS, TULSA, buyer_at, set_radius
 from tests.fixtures.factories import set_store_kyc, set_subscription_active
 
 

@@ -24,7 +24,7 @@ from tests.ads.conftest import (
     vendor_at,
     verified_buyer,
 )
-from tests.checkout.conftest import staff_member
+from tests.fixtures.checkout import staff_member
 from tests.fixtures.factories import (
     idem,
     invite,

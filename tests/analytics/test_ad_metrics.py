@@ -17,7 +17,7 @@ from packfinderz.config import Settings
 from packfinderz.kit.db import Database
 from packfinderz.kit.warehouse.postgres import PostgresWarehouse
 from tests.ads.conftest import create_ad
-from tests.catalog.conftest import vendor_at
+from tests.fixtures.catalog import vendor_at
 
 
 def conversion(

@@ -21,7 +21,7 @@ from packfinderz.kit.logging import configure_logging
 from packfinderz.kit.warehouse.postgres import PostgresWarehouse
 from tests.analytics.conftest import deliver, deps_of, outbox, report, warehouse_rows
 from tests.fixtures.factories import Account
-from tests.orders.conftest import agent_post, delivered, expire_order, new_admin, new_agent, ok, place, post
+from tests.fixtures.orders import agent_post, delivered, expire_order, new_admin, new_agent, ok, place, post
 
 
 async def truncate(db: Database) -> None:

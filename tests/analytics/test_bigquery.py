@@ -31,7 +31,7 @@ from packfinderz.events.registry import (
 from packfinderz.kit.db import Database
 from packfinderz.kit.warehouse import WarehouseError
 from tests.analytics.conftest import deps_of
-from tests.catalog.conftest import vendor_at
+from tests.fixtures.catalog import vendor_at
 from tests.fixtures.fake_bigquery import FakeBigQuery, FakeBigQueryServer, error_body
 
 PROJECT = "pf-test"

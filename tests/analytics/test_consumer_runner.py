@@ -12,7 +12,7 @@ from packfinderz.events.consumer import load_consumers
 from packfinderz.kit.db import Database
 from tests.analytics.conftest import warehouse_rows
 from tests.fixtures.events import FAST_EVENTS, eventually
-from tests.orders.conftest import place, worker
+from tests.fixtures.orders import place, worker
 
 
 def test_the_consumer_is_registered_for_its_events() -> None:

@@ -22,10 +22,11 @@ from packfinderz.config import Settings
 from packfinderz.kit.db import Database
 from tests.ads.conftest import create_ad
 from tests.analytics.conftest import deliver, deps_of, outbox, report, uid, warehouse_rows
-from tests.catalog.conftest import create_product
-from tests.checkout.conftest import SHIPPING, checkout, line, market, quote, verified_buyer
+from tests.fixtures.catalog import create_product
+from tests.fixtures.checkout import SHIPPING, checkout, line, market, quote, verified_buyer
+from tests.fixtures.db import rows
 from tests.fixtures.factories import Account, set_subscription_active
-from tests.orders.conftest import (
+from tests.fixtures.orders import (
     Agent,
     agent_post,
     decide,
@@ -35,7 +36,6 @@ from tests.orders.conftest import (
     new_agent,
     ok,
     post,
-    rows,
 )
 
 TZ = ZoneInfo("America/Chicago")

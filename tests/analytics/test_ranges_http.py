@@ -14,7 +14,7 @@ from packfinderz.app import create_app
 from packfinderz.config import Settings
 from packfinderz.kit.db import Database
 from packfinderz.kit.warehouse.postgres import PostgresWarehouse
-from tests.catalog.conftest import buyer_at, vendor_at
+from tests.fixtures.catalog import buyer_at, vendor_at
 from tests.fixtures.factories import Account, set_subscription_active
 
 

@@ -23,7 +23,7 @@ def backfill_command(
     ] = None,
 ) -> None:
     """Rebuild warehouse rows from orders, ledger and ad rollups; safe to run again."""
-    from packfinderz.cli import _settings
+    from packfinderz.kit.boot import process_settings
 
     start: datetime | None = None
     if since is not None:
@@ -32,7 +32,7 @@ def backfill_command(
         except ValueError:
             typer.echo("--since must be YYYY-MM-DD", err=True)
             raise typer.Exit(2) from None
-    settings = _settings({"db"}, "cli")
+    settings = process_settings({"db"}, "cli")
 
     async def main() -> dict[str, int]:
         database = create_database(settings)
