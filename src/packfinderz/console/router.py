@@ -255,7 +255,7 @@ async def license_queue(
 ) -> HTMLResponse:
     """Pending licenses oldest first; the selected one (the oldest by default) beside its store."""
     queue, _, total = await licenses.admin_list(
-        session, files, AdminLicenseFilters(status="pending"), PageParams(limit=50)
+        session, files, AdminLicenseFilters(status="pending", sort="oldest"), PageParams(limit=50)
     )
     current = None
     store = None
