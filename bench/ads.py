@@ -2,8 +2,8 @@
 
 1. An embedded PostgreSQL and Redis in a scratch folder (.packfinderz/bench/ads), migrated.
 2. `packfinderz api` starts as in production (APP_ENV=prod: gunicorn, WEB_CONCURRENCY uvicorn workers)
-   on a free loopback port. One vendor and K buyers register through the api; 199 more vendor stores
-   (same owner) and 1 000 active ads with one creative each (5 per vendor, hero and store placements,
+   on a free loopback port. K buyers register through the api; 200 vendor stores (at the buyers'
+   address) and 1 000 active ads with one creative each (5 per vendor, hero and store placements,
    CPM bids 10..500 cents, daily budgets holding 5..300 impressions so many run out mid-bench) are
    inserted in SQL. Every vendor is verified, subscribed and statewide, so each passes the gate.
 3. Each buyer loops over its own keep-alive connection: GET /api/v1/ads/serve?placement=hero|store,
@@ -118,8 +118,11 @@ async def register(port: int, store_type: str) -> dict[str, Any]:
 
 
 async def seed(port: int, pg: asyncpg.Connection) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """K buyers and one vendor through the api; 199 more vendors and 1 000 ads in SQL."""
-    first = await register(port, "vendor")
+    """K buyers through the api; 200 vendors (at the buyers' address) and 1 000 ads in SQL.
+
+    Vendors are not registered through the api: in prod, registration links each vendor to a Square
+    customer, and the bench has no Square account.
+    """
     buyers = [await register(port, "buyer") for _ in range(BUYERS)]
     await pg.execute(
         """
@@ -127,8 +130,8 @@ async def seed(port: int, pg: asyncpg.Connection) -> tuple[list[dict[str, Any]],
                             address_state, address_postal_code, address_country, lat, lng, owner_user_id)
         SELECT 'vendor', 'Bench vendor ' || n, 'verified', true, address_line1, address_city, address_state,
                address_postal_code, address_country, lat, lng, owner_user_id
-          FROM stores, generate_series(2, $2) AS n WHERE id = $1""",
-        uuid.UUID(first["store_id"]),
+          FROM stores, generate_series(1, $2) AS n WHERE id = $1""",
+        uuid.UUID(buyers[0]["store_id"]),
         VENDORS,
     )
     await pg.execute("UPDATE stores SET kyc_status = 'verified', subscription_active = (type = 'vendor')")

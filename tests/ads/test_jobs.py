@@ -90,6 +90,12 @@ async def test_rollup_and_billing_twice_bill_each_store_day_once(
     vendor_a, vendor_b = await vendor_at(client, db), await vendor_at(client, db)
     await billable(db, provider, vendor_a)
     await billable(db, provider, vendor_b)
+    await execute(
+        db,
+        "INSERT INTO subscriptions (store_id, provider_subscription_id, status) "
+        "VALUES (:s, 'sbx_sub_a', 'active')",
+        s=vendor_a.store_id,
+    )
     a1 = await create_ad(client, vendor_a, bid_cents=250, daily_budget_cents=1000)
     a2 = await create_ad(client, vendor_a, bid_cents=333, daily_budget_cents=1000)
     b1 = await create_ad(client, vendor_b, bid_cents=500, daily_budget_cents=2)
@@ -150,8 +156,12 @@ async def test_rollup_and_billing_twice_bill_each_store_day_once(
     ]
     assert {c["provider_charge_id"] for c in charges} == {p["id"] for p in payments}
     assert charges[0]["description"] == f"Ad spend {YESTERDAY.isoformat()}"
-    billed = await rows(db, "SELECT status, attempt_count, charge_id FROM usage_charges")
+    billed = await rows(db, "SELECT status, attempt_count, charge_id, subscription_id FROM usage_charges")
     assert {(r["status"], r["attempt_count"]) for r in billed} == {("billed", 1)}
+    # The live subscription of the store is linked on its usage row and charge (vendor B has none).
+    subscription = await scalar(db, "SELECT id FROM subscriptions")
+    assert sorted(str(r["subscription_id"]) for r in billed) == sorted([str(subscription), "None"])
+    assert {c["subscription_id"] for c in charges} == {subscription, None}
     assert {r["charge_id"] for r in billed} == {c["id"] for c in charges}
 
     # After billing, a re-run may correct the rollup but never the billed day.

@@ -30,7 +30,7 @@ from packfinderz.events.outbox import emit
 from packfinderz.events.registry import AdDailyRollupReady
 from packfinderz.kit.db import Database
 from packfinderz.kit.errors import AppError
-from packfinderz.models.billing import Charge, PaymentMethod, UsageCharge
+from packfinderz.models.billing import LIVE_STATUSES, Charge, PaymentMethod, Subscription, UsageCharge
 from packfinderz.models.identity import Store
 
 log = structlog.get_logger("ads")
@@ -155,6 +155,7 @@ class _Attempt:
     customer_id: str
     card_id: str
     payment_method_id: uuid.UUID
+    subscription_id: uuid.UUID | None
 
     @property
     def key(self) -> str:
@@ -228,6 +229,11 @@ async def _prepare(db: Database, usage_id: uuid.UUID, today: date) -> _Attempt |
             customer_id=store.billing_customer_id,
             card_id=card.provider_card_id,
             payment_method_id=card.id,
+            subscription_id=await session.scalar(
+                select(Subscription.id).where(
+                    Subscription.store_id == usage.store_id, Subscription.status.in_(LIVE_STATUSES)
+                )
+            ),
         )
 
 
@@ -244,6 +250,7 @@ async def _record(
             store_id=plan.store_id,
             type="ad_spend",
             payment_method_id=plan.payment_method_id,
+            subscription_id=plan.subscription_id,
             # A decline returns no payment object: the attempt's key names the failed charge.
             provider_charge_id=payment_id or plan.key,
             amount_cents=plan.amount_cents,
@@ -277,6 +284,9 @@ async def _record(
                 .where(UsageCharge.id == usage.id)
                 .values(
                     status="billed",
+                    # What was charged: a rollup re-run racing this payment cannot change a billed day.
+                    amount_cents=plan.amount_cents,
+                    subscription_id=plan.subscription_id,
                     attempt_count=plan.attempt,
                     charge_id=charge_id,
                     last_error=None,
