@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 
 .PHONY: help install dev test lint fmt check build bench migrate-up migrate-down migrate-status \
-        migrate-validate migrate-version migrate-create api worker
+        migrate-validate migrate-version migrate-create api worker console-assets
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ build: install ## build the wheel, install it in a scratch venv and import every
 	$(BIN)/packfinderz migrate validate
 
 check: lint test build ## everything CI runs
+
+console-assets: ## re-fetch the console's vendored htmx, Chart.js and Pico CSS from npm (versions in the script)
+	tools/vendor-console-assets
 
 bench: install ## run the benchmarks in bench/ (prints JSON)
 	@for b in bench/*.py; do case $$b in */_*) continue;; esac; $(BIN)/python $$b || exit 1; done

@@ -25,6 +25,7 @@ from packfinderz.cart.router import router as cart_router
 from packfinderz.catalog.router import router as catalog_router
 from packfinderz.checkout.router import router as checkout_router
 from packfinderz.customers.router import router as customers_router
+from packfinderz.console.router import install_console
 from packfinderz.delivery.router import admin_router as admin_delivery_router
 from packfinderz.delivery.router import router as delivery_router
 from packfinderz.health.router import router as health_router
@@ -90,3 +91,4 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(store_reviews_router)
     app.include_router(address_router)
     app.include_router(customers_router)
+    install_console(app)

@@ -211,6 +211,9 @@ class Settings(BaseSettings):
         "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,fc00::/7",
         description="Comma list of CIDRs whose connections may set X-Forwarded-For (a proxy's address).",
     )
+    console_idle_timeout: Duration = Field(
+        1800.0, description="Operator console: sign out after this long without a request."
+    )
     idempotency_ttl: Duration = Field(86400.0, description="Idempotency record lifetime (default routes).")
     idempotency_critical_ttl: Duration = Field(
         604800.0, description="Idempotency record lifetime for checkout, order, delivery, payment."

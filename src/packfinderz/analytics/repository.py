@@ -86,7 +86,9 @@ class SqlDialect:
         return f"CAST({column} AS {'text' if self.name == 'postgres' else 'STRING'})"
 
 
-def marketplace_sql(warehouse: Warehouse, perspective: Perspective, bucket: str) -> str:
+def marketplace_sql(
+    warehouse: Warehouse, perspective: Perspective, bucket: str, *, marketplace: bool = False
+) -> str:
     """Every part of the report as rows `(part, bucket, id, label, a, b, c)`."""
     d = SqlDialect(warehouse.dialect)
     scope, other = (
@@ -95,11 +97,12 @@ def marketplace_sql(warehouse: Warehouse, perspective: Perspective, bucket: str)
         else ("buyer_store_id", "vendor_store_id")
     )
     table = warehouse.marketplace_table
+    # `marketplace`: every store (the operator console); otherwise one store's side of its orders.
     store = d.id_param("store")
+    own = "TRUE" if marketplace else f"{scope} = {store}"
     created_src = d.table(
         table,
-        f"{scope} = {store} AND event_type = 'order_created' "
-        "AND occurred_at >= :start AND occurred_at < :end",
+        f"{own} AND event_type = 'order_created' AND occurred_at >= :start AND occurred_at < :end",
     )
     created = d.first_per(
         "order_id",
@@ -107,7 +110,7 @@ def marketplace_sql(warehouse: Warehouse, perspective: Perspective, bucket: str)
         created_src,
     )
     revenue_src = d.table(
-        table, f"{scope} = {store} AND event_type IN ('cash_collected', 'order_paid') AND occurred_at < :end"
+        table, f"{own} AND event_type IN ('cash_collected', 'order_paid') AND occurred_at < :end"
     )
     revenue = d.first_per(
         "order_id",
@@ -116,7 +119,7 @@ def marketplace_sql(warehouse: Warehouse, perspective: Perspective, bucket: str)
     )
     terminated_src = d.table(
         table,
-        f"{scope} = {store} AND event_type IN ('order_canceled', 'order_expired') "
+        f"{own} AND event_type IN ('order_canceled', 'order_expired') "
         "AND occurred_at >= :start AND occurred_at < :end",
     )
     nts, ntext, nint = d.null("ts"), d.null("text"), d.null("int")
@@ -182,18 +185,46 @@ async def marketplace_rows(
     session: AsyncSession,
     warehouse: Warehouse,
     perspective: Perspective,
-    store_id: uuid.UUID,
+    store_id: uuid.UUID | None,
     *,
     start: datetime,
     end: datetime,
     bucket: str,
     tz: str,
 ) -> list[Row]:
-    """The tagged rows of one store's report over `[start, end)`."""
-    params: dict[str, Any] = {"store": store_id, "start": start, "end": end, "tz": tz}
-    if warehouse.dialect == "bigquery":
-        params["store"] = str(store_id)
-    return await warehouse.fetch(session, marketplace_sql(warehouse, perspective, bucket), params)
+    """The tagged rows of one store's report over `[start, end)`; every store's when `store_id` is None
+    (the marketplace as a whole, seen from the vendor side: customers are buyer stores)."""
+    params: dict[str, Any] = {"start": start, "end": end, "tz": tz}
+    if store_id is not None:
+        params["store"] = str(store_id) if warehouse.dialect == "bigquery" else store_id
+    sql = marketplace_sql(warehouse, perspective, bucket, marketplace=store_id is None)
+    return await warehouse.fetch(session, sql, params)
+
+
+def top_vendors_sql(warehouse: Warehouse) -> str:
+    """Vendor stores by gross revenue of the orders created in `[start, end)`, best first."""
+    d = SqlDialect(warehouse.dialect)
+    created = d.first_per(
+        "order_id",
+        "order_id, vendor_store_id, gross_revenue_cents",
+        d.table(
+            warehouse.marketplace_table,
+            "event_type = 'order_created' AND occurred_at >= :start AND occurred_at < :end",
+        ),
+    )
+    return (
+        f"SELECT {d.text_of('vendor_store_id')} AS id, COUNT(*) AS orders, "
+        f"SUM(gross_revenue_cents) AS value FROM ({created}) AS created "
+        f"WHERE vendor_store_id IS NOT NULL GROUP BY vendor_store_id "
+        f"ORDER BY value DESC, id LIMIT {TOP_LIMIT}"
+    )
+
+
+async def top_vendor_rows(
+    session: AsyncSession, warehouse: Warehouse, *, start: datetime, end: datetime
+) -> list[Row]:
+    """`(id, orders, value)` of the marketplace's top vendors over `[start, end)`."""
+    return await warehouse.fetch(session, top_vendors_sql(warehouse), {"start": start, "end": end})
 
 
 def conversions_sql(warehouse: Warehouse) -> str:

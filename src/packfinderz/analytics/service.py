@@ -36,9 +36,14 @@ def _int(value: Any) -> int:
 
 
 async def marketplace_report(
-    session: AsyncSession, warehouse: Warehouse, store_id: uuid.UUID, perspective: Perspective, r: Range
+    session: AsyncSession,
+    warehouse: Warehouse,
+    store_id: uuid.UUID | None,
+    perspective: Perspective,
+    r: Range,
 ) -> dict[str, Any]:
-    """`{range, kpis, series, top}` of one store from its perspective; 503 when the warehouse fails."""
+    """`{range, kpis, series, top}` of one store from its perspective (of the whole marketplace when
+    `store_id` is None); 503 when the warehouse fails."""
     try:
         found = await repository.marketplace_rows(
             session, warehouse, perspective, store_id, start=r.start, end=r.end, bucket=r.bucket, tz=r.tz.key
@@ -99,6 +104,23 @@ async def marketplace_report(
         },
         "top": top,
     }
+
+
+async def top_vendors(session: AsyncSession, warehouse: Warehouse, r: Range) -> list[dict[str, Any]]:
+    """The marketplace's top vendor stores over the range: `{store_id, orders, gross_revenue_cents}`."""
+    try:
+        found = await repository.top_vendor_rows(session, warehouse, start=r.start, end=r.end)
+    except WarehouseError as exc:
+        log.warning("analytics.warehouse_unavailable", adapter=warehouse.adapter, error=str(exc)[:300])
+        raise DependencyError("warehouse") from None
+    return [
+        {
+            "store_id": uuid.UUID(str(row["id"])),
+            "orders": _int(row["orders"]),
+            "gross_revenue_cents": _int(row["value"]),
+        }
+        for row in found
+    ]
 
 
 # --- ad conversions (§3.5) ------------------------------------------------------------------------
