@@ -101,6 +101,10 @@ class Settings(BaseSettings):
     web_concurrency: int = Field(
         2, validation_alias=_env("WEB_CONCURRENCY"), description="Number of api worker processes."
     )
+    shutdown_drain_seconds: Duration = Field(
+        5.0,
+        description="On SIGTERM the api answers readiness 503 and keeps serving this long before it stops accepting.",
+    )
     dyno: str = Field(
         default_factory=socket.gethostname,
         validation_alias=_env("DYNO"),
