@@ -32,7 +32,6 @@ import contextlib
 import json
 import os
 import random
-import re
 import secrets
 import shutil
 import signal
@@ -185,7 +184,7 @@ class Child:
             assert self.popen is not None
             self.popen.send_signal(sig)
 
-    async def wait_exit(self, timeout: float) -> int | None:
+    async def wait_exit(self, timeout: float) -> int | None:  # noqa: ASYNC109
         assert self.popen is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -218,7 +217,7 @@ class Postgres:
 
     def restart(self) -> tuple[float, float]:
         """`pg_ctl stop -m fast` then start; (outage start, outage end) on the monotonic clock."""
-        from pgserver._commands import pg_ctl  # type: ignore[import-untyped]
+        from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
 
         server = self.embedded.server
         began = time.monotonic()
@@ -255,7 +254,13 @@ class Answer:
 
 
 async def http(
-    port: int, method: str, path: str, *, token: str | None = None, body: Any = None, timeout: float = 10.0
+    port: int,
+    method: str,
+    path: str,
+    *,
+    token: str | None = None,
+    body: Any = None,
+    timeout: float = 10.0,  # noqa: ASYNC109
 ) -> Answer:
     """One request on a fresh connection (`Connection: close`), JSON in and out."""
     payload = b"" if body is None else json.dumps(body).encode()
@@ -305,7 +310,9 @@ class Balancer:
 
     async def poll(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            answers = await asyncio.gather(*(http(p, "GET", "/health/ready", timeout=1.0) for p in self.ports))
+            answers = await asyncio.gather(
+                *(http(p, "GET", "/health/ready", timeout=1.0) for p in self.ports)
+            )
             self.ready = {p for p, a in zip(self.ports, answers, strict=True) if a.status == 200}
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.2)
@@ -317,7 +324,7 @@ class Balancer:
         self.turn += 1
         return pool[self.turn % len(pool)]
 
-    async def wait_ready(self, port: int, timeout: float = 300.0) -> None:
+    async def wait_ready(self, port: int, timeout: float = 300.0) -> None:  # noqa: ASYNC109
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if (await http(port, "GET", "/health/ready", timeout=2.0)).status == 200:
@@ -371,9 +378,7 @@ class Load:
         self.in_flight: set[asyncio.Task[None]] = set()
         self.vendor_index = {v["store_id"]: i for i, v in enumerate(market.vendors)}
 
-    async def call(
-        self, op: str, method: str, path: str, *, token: str, body: Any = None
-    ) -> Answer:
+    async def call(self, op: str, method: str, path: str, *, token: str, body: Any = None) -> Answer:
         phase, started = self.phase, time.monotonic()
         answer = await http(
             self.balancer.pick(), method, path, token=token, body=body, timeout=self.config.client_timeout
@@ -435,10 +440,16 @@ class Load:
                 {"product_id": p["id"], "vendor_store_id": p["vendor"], "quantity": self.rng.randint(1, 3)}
                 for p in self.rng.sample(market.products, 2)
             ]
-            quoted = await self.call("quote", "POST", "/api/v1/cart", token=buyer["token"], body={"items": lines})
+            quoted = await self.call(
+                "quote", "POST", "/api/v1/cart", token=buyer["token"], body={"items": lines}
+            )
             if not checkout or quoted.status != 200:
                 return
-            body = {"cart_id": quoted.body["data"]["id"], "shipping_address": ADDRESS, "payment_method": "cash"}
+            body = {
+                "cart_id": quoted.body["data"]["id"],
+                "shipping_address": ADDRESS,
+                "payment_method": "cash",
+            }
             answer = await self.call("checkout", "POST", "/api/v1/checkout", token=buyer["token"], body=body)
             if answer.status == 201:
                 data = answer.body["data"]
@@ -447,7 +458,9 @@ class Load:
                 for order in orders:
                     if order["status"] == "created_pending":
                         lines_ = [i["line_item_id"] for i in order["items"] if i["status"] == "pending"]
-                        market.pending.append((self.vendor_index[order["vendor_store_id"]], order["order_id"], lines_))
+                        market.pending.append(
+                            (self.vendor_index[order["vendor_store_id"]], order["order_id"], lines_)
+                        )
             elif answer.status <= 0 or answer.status >= 500:
                 market.uncertain_checkouts += 1
         finally:
@@ -484,20 +497,26 @@ class Load:
                 market.dispatchable.append(order_id)
         else:
             vendor = self.rng.randrange(len(market.vendors))
-            await self.call("vendor_decision", "GET", "/api/v1/orders?limit=10", token=market.vendors[vendor]["token"])
+            await self.call(
+                "vendor_decision", "GET", "/api/v1/orders?limit=10", token=market.vendors[vendor]["token"]
+            )
 
     async def agent_step(self) -> None:
         market, token = self.market, self.market.agent_token
         if market.held:
             order_id, step = market.held.popleft()
-            answer = await self.call("agent_delivery", "POST", f"/api/v1/agent/orders/{order_id}/{step}", token=token)
+            answer = await self.call(
+                "agent_delivery", "POST", f"/api/v1/agent/orders/{order_id}/{step}", token=token
+            )
             if answer.status == 200 and step == "pickup":
                 market.held.append((order_id, "deliver"))
-            elif answer.status != 200 and answer.status != 409:
+            elif answer.status not in (200, 409):
                 market.held.append((order_id, step))
         elif market.dispatchable:
             order_id = market.dispatchable.popleft()
-            answer = await self.call("agent_delivery", "POST", f"/api/v1/agent/orders/{order_id}/claim", token=token)
+            answer = await self.call(
+                "agent_delivery", "POST", f"/api/v1/agent/orders/{order_id}/claim", token=token
+            )
             if answer.status == 200:
                 market.held.append((order_id, "pickup"))
             elif answer.status != 409:
@@ -543,6 +562,7 @@ class Drill:
                 "PACKFINDERZ_SQUARE_WEBHOOK_SIGNATURE_KEY": "drill-not-used",
                 "PACKFINDERZ_SQUARE_WEBHOOK_URL": "http://127.0.0.1:1/api/v1/webhooks/square",
                 "PACKFINDERZ_STORAGE_LOCAL_DIR": str(self.data / "storage"),
+                "PACKFINDERZ_PUBLIC_BASE_URL": "http://127.0.0.1",  # each api sets its own port
                 "PACKFINDERZ_AUTH_RATE_LIMIT_REGISTER_WINDOW": "0",
                 "PACKFINDERZ_ARGON_MEMORY_KB": "8192",
                 "PACKFINDERZ_ARGON_TIME": "1",
@@ -641,8 +661,10 @@ class Drill:
             check=False,
         )
         if created.returncode != 0:
-            raise SystemExit(f"agent create failed: {created.stderr}")
-        login = await http(port, "POST", "/api/v1/auth/login", timeout=60, body={"email": email, "password": password})
+            raise SystemExit(f"agent create failed: {created.stdout[-2000:]} {created.stderr[-2000:]}")
+        login = await http(
+            port, "POST", "/api/v1/auth/login", timeout=60, body={"email": email, "password": password}
+        )
         if login.status != 200:
             raise SystemExit(f"agent login failed: {login.status} {login.body}")
         market = Market(vendors, buyers, products, login.body["data"]["access_token"])
@@ -671,7 +693,7 @@ class Drill:
                     await api.wait_exit(10)
                 api.start()
                 await balancer.wait_ready(port)
-                while port not in balancer.ready:  # back in rotation before the next one goes
+                while port not in balancer.ready:  # back in rotation before the next one goes  # noqa: ASYNC110
                     await asyncio.sleep(0.1)
         elif name in ("worker_sigterm", "worker_sigkill"):
             index = 0 if name == "worker_sigterm" or len(self.workers) == 1 else 1
@@ -680,7 +702,11 @@ class Drill:
             began = time.monotonic()
             worker.signal(sig)
             code = await worker.wait_exit(40)
-            note[worker.name] = {"signal": sig.name, "exit_code": code, "stop_seconds": round(time.monotonic() - began, 2)}
+            note[worker.name] = {
+                "signal": sig.name,
+                "exit_code": code,
+                "stop_seconds": round(time.monotonic() - began, 2),
+            }
             worker.start()
         elif name == "postgres_restart":
             began, ended = await asyncio.to_thread(postgres.restart)
@@ -725,7 +751,9 @@ class Drill:
         if phase in self.windows:
             began, ended = self.windows[phase]
             late = [s for s in failures if not (began <= s.ended <= ended + OUTAGE_GRACE_SECONDS)]
-            wrong = [s for s in failures if s.status != 503 or s.code != "DEPENDENCY_ERROR" or not s.retry_after]
+            wrong = [
+                s for s in failures if s.status != 503 or s.code != "DEPENDENCY_ERROR" or not s.retry_after
+            ]
             figures["outage_window_seconds"] = round(ended - began, 2)
             figures["failures_outside_window"] = len(late)
             figures["failures_not_503_dependency_with_retry_after"] = len(wrong)
@@ -735,9 +763,13 @@ class Drill:
                     round(max(s.ended for s in failures) - began, 2),
                 ]
             if late:
-                missed.append(f"{phase}: {len(late)} failures outside the outage window + {OUTAGE_GRACE_SECONDS:g} s")
+                missed.append(
+                    f"{phase}: {len(late)} failures outside the outage window + {OUTAGE_GRACE_SECONDS:g} s"
+                )
             if wrong:
-                missed.append(f"{phase}: {len(wrong)} failures not answered 503 DEPENDENCY_ERROR with Retry-After")
+                missed.append(
+                    f"{phase}: {len(wrong)} failures not answered 503 DEPENDENCY_ERROR with Retry-After"
+                )
         figures["missed"] = missed
         return figures
 
@@ -772,7 +804,7 @@ class Drill:
             finally:
                 await pg.close()
             tasks.append(asyncio.create_task(balancer.poll(stop_poll)))
-            while len(balancer.ready) < len(self.ports):
+            while len(balancer.ready) < len(self.ports):  # noqa: ASYNC110
                 await asyncio.sleep(0.1)
             load = Load(balancer, market, config)
             tasks.append(asyncio.create_task(load.run(stop_load)))
@@ -835,10 +867,16 @@ class Drill:
                 if start and name in soak["rss_kb_end"]
             }
             soak["rss_growth_percent"] = growth
-            missed += [f"soak: {n} resident memory grew {g} % (target < 10 %)" for n, g in growth.items() if g >= 10]
+            missed += [
+                f"soak: {n} resident memory grew {g} % (target < 10 %)" for n, g in growth.items() if g >= 10
+            ]
         return {
             "rate_per_s": self.config.rate,
-            "layout": {"apis": self.config.apis, "api_workers": self.config.api_workers, "workers": self.config.workers},
+            "layout": {
+                "apis": self.config.apis,
+                "api_workers": self.config.api_workers,
+                "workers": self.config.workers,
+            },
             "requests": len(load.samples),
             "shed": dict(load.shed),
             "phases": per_phase,
@@ -898,20 +936,28 @@ class Drill:
             figures["orders_without_exactly_one_payment_intent"] = int(all_intents)
             figures["checkouts_unknown_outcome"] = market.uncertain_checkouts
             if mismatched or bad_intents or all_intents:
-                missed.append(f"ledger: {mismatched} checkouts with wrong orders, {all_intents} orders without one intent")
+                missed.append(
+                    f"ledger: {mismatched} checkouts with wrong orders, "
+                    f"{all_intents} orders without one intent"
+                )
             # events: all published, none dead; each consumer's guard `done` for every event it handles
-            events = await pg.fetch("SELECT id::text AS id, event_type, published_at, failed_at FROM outbox_events")
+            events = await pg.fetch(
+                "SELECT id::text AS id, event_type, published_at, failed_at FROM outbox_events"
+            )
             unpublished = sum(e["published_at"] is None for e in events)
             failed_rows = sum(e["failed_at"] is not None for e in events)
             consumers = load_consumers()
             expected = [
-                (c.name, e["id"]) for e in events for c in consumers.values() if e["event_type"] in c.event_types
+                (c.name, e["id"])
+                for e in events
+                for c in consumers.values()
+                if e["event_type"] in c.event_types
             ]
             states: Counter[str] = Counter()
             for start in range(0, len(expected), 500):
                 chunk = expected[start : start + 500]
                 values = await redis.mget([guard_key(name, event_id) for name, event_id in chunk])
-                states.update(("missing" if v is None else v.split(":")[0]) for v in values)
+                states.update(("missing" if v is None else str(v).split(":")[0]) for v in values)
             dead = 0
             async for key in redis.scan_iter("pf:events:dead:*"):
                 dead += await redis.xlen(key)
@@ -969,11 +1015,13 @@ class Drill:
         figures["missed"] = missed
         return figures
 
-    async def drain(self, pg: asyncpg.Connection, redis: Redis, timeout: float = 120.0) -> float | None:
+    async def drain(self, pg: asyncpg.Connection, redis: Redis, timeout: float = 120.0) -> float | None:  # noqa: ASYNC109
         """Wait until the outbox is published and every consumer group has read and acked everything."""
         began = time.monotonic()
         while time.monotonic() - began < timeout:
-            unpublished = await pg.fetchval("SELECT count(*) FROM outbox_events WHERE published_at IS NULL AND failed_at IS NULL")
+            unpublished = await pg.fetchval(
+                "SELECT count(*) FROM outbox_events WHERE published_at IS NULL AND failed_at IS NULL"
+            )
             busy = 0
             async for key in redis.scan_iter("pf:events:*"):
                 if key.startswith("pf:events:dead:") or await redis.type(key) != "stream":

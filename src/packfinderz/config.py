@@ -103,7 +103,7 @@ class Settings(BaseSettings):
     )
     shutdown_drain_seconds: Duration = Field(
         5.0,
-        description="On SIGTERM the api answers readiness 503 and keeps serving this long before it stops accepting.",
+        description="After SIGTERM the api serves this long with readiness 503 before it stops accepting.",
     )
     dyno: str = Field(
         default_factory=socket.gethostname,

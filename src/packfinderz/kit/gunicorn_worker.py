@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 from gunicorn.arbiter import Arbiter
 from uvicorn.server import Server
-from uvicorn_worker import UvicornWorker
+from uvicorn_worker import UvicornWorker  # type: ignore[import-untyped]
 
 log = structlog.get_logger("api")
 
@@ -56,7 +56,7 @@ class DrainingServer(Server):
         )
 
 
-class DrainingUvicornWorker(UvicornWorker):
+class DrainingUvicornWorker(UvicornWorker):  # type: ignore[misc]
     """gunicorn `--worker-class` for the api: UvicornWorker serving through DrainingServer."""
 
     async def _serve(self) -> None:

@@ -99,11 +99,12 @@ class RequestContextMiddleware:
                 log.error("request.unhandled_exception", method=method, path=path, exc_info=exc)
                 body = json.dumps(error_body("INTERNAL_ERROR", "internal server error")).encode()
             else:
-                log.warning(
-                    "request.dependency_unavailable", dependency=dependency, error=type(exc).__name__
-                )
+                log.warning("request.dependency_unavailable", dependency=dependency, error=type(exc).__name__)
                 error = DependencyError(dependency)
-                status, body = error.status, json.dumps(error_body(error.code, error.message, error.details)).encode()
+                status, body = (
+                    error.status,
+                    json.dumps(error_body(error.code, error.message, error.details)).encode(),
+                )
                 headers += [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
             if not status_holder["sent"]:
                 await send_wrapper(
