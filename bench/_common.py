@@ -8,6 +8,7 @@ import math
 import os
 import secrets
 import socket
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,9 +24,21 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[rank]
 
 
-def report(name: str, figures: dict[str, Any]) -> None:
-    """Print one benchmark's figures as a JSON line."""
-    print(json.dumps({"benchmark": name, **figures}, default=str))
+def report(name: str, figures: dict[str, Any], failures: dict[str, int] | None = None) -> None:
+    """Print one benchmark's figures as a JSON line; exit 1 when a correctness figure is wrong.
+
+    `failures` holds the counts that must be 0 (oversold units, non-2xx answers, lost or duplicated
+    events): they are printed with the figures, and any non-zero one fails the run (and `make bench`),
+    so a fast but wrong system never reads as a good result.
+    """
+    wrong = {k: v for k, v in (failures or {}).items() if v}
+    print(
+        json.dumps({"benchmark": name, **figures, "failures": failures or {}, "ok": not wrong}, default=str)
+    )
+    sys.stdout.flush()
+    if wrong:
+        print(f"bench {name}: correctness figures are wrong: {wrong}", file=sys.stderr)
+        raise SystemExit(1)
 
 
 def free_port() -> int:

@@ -6,12 +6,19 @@
    verified buyers are seeded through the api.
 3. API phase: each buyer loops quote (POST /api/v1/cart) then checkout (POST /api/v1/checkout) over
    its own keep-alive connection; every request is timed.
-4. Raw phase: the same quote and checkout transactions issued directly through asyncpg (one connection
-   per buyer, no HTTP, no auth, no ORM), at the same concurrency.
+4. Raw phase: the statements the service itself runs. Before the load, one quote and one checkout per
+   buyer go through the services in-process (membership check, cart.service.quote,
+   checkout.service.checkout, one transaction per request, as the routers run them) and every statement
+   is captured with its parameters (as the search bench does). The raw phase replays them through
+   asyncpg (one connection per buyer, no HTTP, no auth, no ORM) at the same concurrency, with the ids
+   the service minted (cart, lines, orders, events, group) replaced by fresh ones on every replay and
+   the captured times moved forward.
    The two phases alternate in BENCH_ROUNDS rounds sharing BENCH_SECONDS each, so that load from other
    processes on the machine (or the host of a virtual one) weighs on both sides alike.
 5. Prints one JSON line: checkout p50/p95/p99 (ms), quote p95, checkouts/s, raw checkout transactions/s
-   and their p95, the api/raw ratio, and the oversold units found afterwards (must be 0).
+   and their p95, the api/raw ratio, and the oversold units found afterwards. Only 201 checkouts (200
+   quotes, successful replays) are timed and counted; any oversold unit, non-2xx answer or failed
+   replay is reported under `failures` and makes the run exit 1.
 
 Environment: BENCH_BUYERS (32), BENCH_SECONDS (20 per side), BENCH_ROUNDS (4), BENCH_WORKERS (2 api
 processes), BENCH_SKUS_PER_VENDOR (2, over 4 vendors).
@@ -23,6 +30,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -30,6 +38,8 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +48,18 @@ import asyncpg  # type: ignore[import-untyped]
 if __package__ in (None, ""):  # run as a file (`make bench`): make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from sqlalchemy import event, text
+
 from bench._common import Http, free_port, percentile, prod_api_environment, report, wait_ready
+from packfinderz.auth.deps import AuthContext, StoreCtx
+from packfinderz.cart import service as cart_service
+from packfinderz.cart.schemas import CartQuoteIn
+from packfinderz.checkout import service as checkout_service
+from packfinderz.checkout.schemas import CheckoutIn
+from packfinderz.config import Settings
 from packfinderz.kit import embedded
+from packfinderz.kit.db import create_database
+from packfinderz.stores import repository as stores
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / ".packfinderz" / "bench" / "checkout"
@@ -180,6 +200,7 @@ async def api_phase(
     quote_ms: list[float] = []
     checkout_ms: list[float] = []
     statuses: dict[int, int] = {}
+    quote_errors: dict[int, int] = {}
     connections = [await Http.open(port) for _ in buyers]
 
     def buyer_step(http: Http, buyer: dict[str, Any], rng: random.Random) -> Callable[[], Awaitable[None]]:
@@ -188,13 +209,15 @@ async def api_phase(
             status, quoted = await call(
                 http, "POST", "/api/v1/cart", {"items": cart(rng, products)}, buyer["token"]
             )
+            if status != 200:  # counted apart, never timed: a failing api must not look fast
+                quote_errors[status] = quote_errors.get(status, 0) + 1
+                return
             quote_ms.append((time.perf_counter() - started) * 1000)
-            if status != 200:
-                raise SystemExit(f"quote failed: {status} {quoted}")
             body = {"cart_id": quoted["data"]["id"], "shipping_address": ADDRESS, "payment_method": "cash"}
             started = time.perf_counter()
             status, _ = await call(http, "POST", "/api/v1/checkout", body, buyer["token"])
-            checkout_ms.append((time.perf_counter() - started) * 1000)
+            if status == 201:
+                checkout_ms.append((time.perf_counter() - started) * 1000)
             statuses[status] = statuses.get(status, 0) + 1
 
         return step
@@ -208,221 +231,172 @@ async def api_phase(
     finally:
         for http in connections:
             http.close()
-    return {"quote_ms": quote_ms, "checkout_ms": checkout_ms, "elapsed": elapsed, "statuses": statuses}
+    return {
+        "quote_ms": quote_ms,
+        "checkout_ms": checkout_ms,
+        "elapsed": elapsed,
+        "statuses": statuses,
+        "quote_errors": quote_errors,
+    }
 
 
-# --- raw phase: the statements the service issues, straight through asyncpg -------------------------
+# --- raw phase: the statements the service ran, captured in-process and replayed through asyncpg ---
 
-SQL = {
-    "products": """
-        SELECT p.id, p.store_id, p.title, p.unit, p.moq, p.max_qty, p.price_cents, p.is_active,
-               i.available_qty, t.mins, t.percents
-          FROM products p
-          LEFT JOIN inventory_items i ON i.product_id = p.id
-          JOIN LATERAL (SELECT array_agg(min_qty ORDER BY min_qty) AS mins,
-                               array_agg(discount_percent ORDER BY min_qty) AS percents
-                          FROM product_volume_discounts d WHERE d.product_id = p.id) t ON true
-         WHERE p.id = ANY($1::uuid[])""",
-    "stores": "SELECT * FROM stores WHERE id = ANY($1::uuid[])",
-    "upsert_cart": """
-        INSERT INTO cart_records (buyer_store_id, valid_until, shipping_address, subtotal_cents,
-                                  discounts_cents, total_cents, ad_tokens)
-        VALUES ($1, now() + interval '15 minutes', $2::jsonb, $3, 0, $3, '{}')
-        ON CONFLICT (buyer_store_id) WHERE status = 'active'
-        DO UPDATE SET valid_until = excluded.valid_until, shipping_address = excluded.shipping_address,
-                      subtotal_cents = excluded.subtotal_cents, total_cents = excluded.total_cents,
-                      updated_at = now()
-        RETURNING *""",
-    "clear_items": "DELETE FROM cart_items WHERE cart_id = $1 RETURNING product_id, unit_price_cents",
-    "clear_groups": "DELETE FROM cart_vendor_groups WHERE cart_id = $1",
-    "insert_items": """
-        INSERT INTO cart_items (cart_id, position, product_id, vendor_store_id, vendor_store_name, title,
-                                unit, moq, quantity, unit_price_cents, effective_unit_price_cents,
-                                line_subtotal_cents, line_discounts_cents, line_total_cents, status)
-        SELECT $1, * FROM unnest($2::int[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[],
-                                 $8::int[], $9::int[], $10::bigint[], $11::bigint[], $12::bigint[],
-                                 $13::bigint[], $14::bigint[], $15::text[])
-        RETURNING *""",
-    "insert_groups": """
-        INSERT INTO cart_vendor_groups (cart_id, vendor_store_id, status, subtotal_cents,
-                                        line_discounts_cents, promo_discount_cents, discounts_cents,
-                                        total_cents)
-        SELECT $1, v, 'ok', 0, 0, 0, 0, 0 FROM unnest($2::uuid[]) AS v
-        RETURNING *""",
-    "membership": """
-        SELECT s.*, m.role FROM stores s JOIN store_memberships m ON m.store_id = s.id
-         WHERE m.store_id = $1 AND m.status = 'active' LIMIT 1""",
-    "lock_cart": """
-        SELECT *, valid_until >= now() AS fresh FROM cart_records
-         WHERE id = $1 AND buyer_store_id = $2 FOR UPDATE""",
-    "ok_lines": """
-        SELECT c.*, p.id AS current_id, p.is_active, p.moq AS current_moq, p.max_qty AS current_max,
-               p.title AS current_title, p.sku, p.category, p.strain, p.classification,
-               g.warnings AS group_warnings, g.promo
-          FROM cart_items c
-          LEFT JOIN products p ON p.id = c.product_id
-          LEFT JOIN cart_vendor_groups g ON g.cart_id = c.cart_id AND g.vendor_store_id = c.vendor_store_id
-         WHERE c.cart_id = $1 AND c.status = 'ok' ORDER BY c.position""",
-    "parties": """
-        SELECT s.*, (SELECT coalesce(bool_or(l.expiration_date IS NULL OR l.expiration_date > now()), true)
-                       FROM licenses l WHERE l.store_id = s.id AND l.status = 'verified') AS licensed
-          FROM stores s WHERE s.id = ANY($1::uuid[])""",
-    "reserve": """
-        WITH locked AS MATERIALIZED (
-            SELECT product_id FROM inventory_items WHERE product_id = ANY($1::uuid[])
-             ORDER BY product_id FOR UPDATE)
-        UPDATE inventory_items i
-           SET available_qty = i.available_qty - w.qty, reserved_qty = i.reserved_qty + w.qty,
-               updated_at = now()
-          FROM locked, unnest($1::uuid[], $2::int[]) AS w(product_id, qty)
-         WHERE i.product_id = locked.product_id AND i.product_id = w.product_id
-           AND i.available_qty >= w.qty
-        RETURNING i.product_id, i.available_qty <= i.low_stock_threshold
-                  AND i.available_qty + w.qty > i.low_stock_threshold""",
-    "insert_orders": """
-        INSERT INTO vendor_orders (id, cart_id, checkout_group_id, buyer_store_id, vendor_store_id,
-                                   shipping_address, payment_method, subtotal_cents, discounts_cents,
-                                   total_cents, balance_due_cents)
-        SELECT o, $2, $3, $4, v, $6::jsonb, 'cash', t, 0, t, t
-          FROM unnest($1::uuid[], $5::uuid[], $7::bigint[]) AS x(o, v, t)
-        RETURNING *""",
-    "insert_lines": """
-        INSERT INTO order_line_items (order_id, product_id, cart_item_id, position, name, sku, unit, moq,
-                                      unit_price_cents, qty, discount_cents, line_subtotal_cents,
-                                      total_cents)
-        SELECT o, p, c, n, t, s, u, m, pr, q, 0, tot, tot
-          FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::text[],
-                      $7::text[], $8::int[], $9::bigint[], $10::int[], $11::bigint[])
-               AS x(o, p, c, n, t, s, u, m, pr, q, tot)""",
-    "insert_intents": """
-        INSERT INTO payment_intents (order_id, method, status, amount_cents)
-        SELECT o, 'cash', 'unpaid', a FROM unnest($1::uuid[], $2::bigint[]) AS x(o, a)""",
-    "convert_cart": """
-        UPDATE cart_records SET status = 'converted', checkout_group_id = $2, converted_at = now(),
-               payment_method = 'cash', shipping_address = $3::jsonb, billing_address = $3::jsonb,
-               shipping_line = NULL, tip_cents = 0, updated_at = now()
-         WHERE id = $1 RETURNING converted_at""",
-    "emit": """
-        INSERT INTO outbox_events (id, event_type, aggregate_type, aggregate_id, dedupe_key, payload)
-        VALUES ($1, $2, 'checkout_group', $3, $4, $5::jsonb)
-        ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, pg_notify('pf_outbox', '')""",
-}
+Statement = tuple[str, Any, bool]  # (sql with $n placeholders, parameters, executemany)
 
 
-async def raw_quote(conn: asyncpg.Connection, buyer_id: uuid.UUID, lines: list[dict[str, Any]]) -> uuid.UUID:
-    """The quote transaction: facts, vendors, cart upsert, items and groups replaced."""
-    ids = [uuid.UUID(line["product_id"]) for line in lines]
-    async with conn.transaction():
-        facts = {r["id"]: r for r in await conn.fetch(SQL["products"], ids)}
-        vendors = list({facts[i]["store_id"] for i in ids})
-        await conn.fetch(SQL["stores"], vendors)
-        totals = [facts[i]["price_cents"] * line["quantity"] for i, line in zip(ids, lines, strict=True)]
-        cart_row = await conn.fetchrow(SQL["upsert_cart"], buyer_id, json.dumps(ADDRESS), sum(totals))
-        cart_id = cart_row["id"]
-        await conn.fetch(SQL["clear_items"], cart_id)
-        await conn.execute(SQL["clear_groups"], cart_id)
-        await conn.fetch(
-            SQL["insert_items"],
-            cart_id,
-            list(range(len(ids))),
-            ids,
-            [facts[i]["store_id"] for i in ids],
-            ["Bench"] * len(ids),
-            [facts[i]["title"] for i in ids],
-            [facts[i]["unit"] for i in ids],
-            [facts[i]["moq"] for i in ids],
-            [line["quantity"] for line in lines],
-            [facts[i]["price_cents"] for i in ids],
-            [facts[i]["price_cents"] for i in ids],
-            totals,
-            [0] * len(ids),
-            totals,
-            ["ok"] * len(ids),
-        )
-        await conn.fetch(SQL["insert_groups"], cart_id, vendors)
-    return uuid.UUID(str(cart_id))
+@dataclass
+class Template:
+    """One buyer's quote and checkout requests as the service ran them: membership check + service."""
+
+    buyer_id: uuid.UUID
+    quote: list[Statement] = field(default_factory=list)
+    checkout: list[Statement] = field(default_factory=list)
+    captured_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
-async def raw_checkout(conn: asyncpg.Connection, buyer_id: uuid.UUID, cart_id: uuid.UUID) -> None:
-    """The checkout transaction, statement for statement and in the service's order (stock last)."""
-    async with conn.transaction():
-        await conn.fetchrow(SQL["membership"], buyer_id)
-        await conn.fetchrow(SQL["lock_cart"], cart_id, buyer_id)
-        items = await conn.fetch(SQL["ok_lines"], cart_id)
-        vendors = sorted({i["vendor_store_id"] for i in items})
-        await conn.fetch(SQL["parties"], [buyer_id, *vendors])
-        quantities: dict[uuid.UUID, int] = {}
-        for item in items:
-            quantities[item["product_id"]] = quantities.get(item["product_id"], 0) + item["quantity"]
-        group_id = uuid.uuid4()
-        orders = {v: uuid.uuid4() for v in vendors}
-        totals = {v: sum(i["line_total_cents"] for i in items if i["vendor_store_id"] == v) for v in vendors}
-        async with conn.transaction():  # the savepoint around the orders
-            await conn.fetch(
-                SQL["insert_orders"],
-                [orders[v] for v in vendors],
-                cart_id,
-                group_id,
-                buyer_id,
-                vendors,
-                json.dumps(ADDRESS),
-                [totals[v] for v in vendors],
+async def capture_templates(
+    db_url: str, redis_url: str, buyers: list[dict[str, Any]], products: list[dict[str, Any]]
+) -> tuple[list[Template], set[uuid.UUID]]:
+    """Run one quote and one checkout per buyer through the services in-process (as the routers call
+    them, membership check first, one transaction per request) and keep every statement with its
+    parameters; also the ids that existed before (the rest are minted per request and remapped)."""
+    settings = Settings(app_env="dev", db_dsn=db_url, redis_url=redis_url)
+    database = create_database(settings)
+    captured: list[Statement] = []
+
+    def record(_c: Any, _cur: Any, statement: str, parameters: Any, _ctx: Any, many: bool) -> None:
+        captured.append((statement, parameters, many))
+
+    templates = []
+    try:
+        async with database.transaction() as session:
+            known = {
+                row[0]
+                for row in await session.execute(
+                    text(
+                        "SELECT id FROM stores UNION ALL SELECT id FROM users"
+                        " UNION ALL SELECT id FROM products UNION ALL SELECT id FROM store_memberships"
+                        " UNION ALL SELECT id FROM product_volume_discounts"
+                    )
+                )
+            }
+            users = {
+                row.store_id: row.user_id
+                for row in await session.execute(text("SELECT store_id, user_id FROM store_memberships"))
+            }
+        event.listen(database.engine.sync_engine, "before_cursor_execute", record)
+        rng = random.Random(7)
+        for buyer in buyers:
+            store_id = uuid.UUID(buyer["store_id"])
+            auth = AuthContext(
+                user_id=users[store_id],
+                role="owner",
+                system_role=None,
+                store_id=store_id,
+                store_role="owner",
+                store_type="buyer",
+                jti="bench",
+                must_change_password=False,
             )
-        await conn.execute(
-            SQL["insert_lines"],
-            [orders[i["vendor_store_id"]] for i in items],
-            [i["product_id"] for i in items],
-            [i["id"] for i in items],
-            [i["position"] for i in items],
-            [i["current_title"] for i in items],
-            [i["sku"] for i in items],
-            [i["unit"] for i in items],
-            [i["moq"] for i in items],
-            [i["unit_price_cents"] for i in items],
-            [i["quantity"] for i in items],
-            [i["line_total_cents"] for i in items],
-        )
-        await conn.execute(SQL["insert_intents"], [orders[v] for v in vendors], [totals[v] for v in vendors])
-        await conn.fetchval(SQL["convert_cart"], cart_id, group_id, json.dumps(ADDRESS))
-        payload = json.dumps({"data": {"checkout_group_id": str(group_id)}})
-        await conn.fetchrow(
-            SQL["emit"], uuid.uuid4(), "order_created", group_id, f"order_created:{group_id}", payload
-        )
-        key = f"checkout_converted:{group_id}"
-        await conn.fetchrow(SQL["emit"], uuid.uuid4(), "checkout_converted", group_id, key, payload)
-        ids = sorted(quantities)
-        await conn.fetch(SQL["reserve"], ids, [quantities[i] for i in ids])
+            template = Template(store_id)
+            async with database.transaction() as session:
+                captured.clear()
+                found = await stores.active_membership(session, auth.user_id, store_id)
+                assert found is not None
+                ctx = StoreCtx(auth=auth, store=found[0], role=found[1])
+                body = CartQuoteIn.model_validate({"items": cart(rng, products)})
+                quoted = await cart_service.quote(session, ctx, body, settings.effective_ads_token_secret)
+                template.quote = list(captured)
+            async with database.transaction() as session:
+                captured.clear()
+                found = await stores.active_membership(session, auth.user_id, store_id)
+                assert found is not None
+                ctx = StoreCtx(auth=auth, store=found[0], role=found[1])
+                request = CheckoutIn.model_validate(
+                    {"cart_id": str(quoted.id), "shipping_address": ADDRESS, "payment_method": "cash"}
+                )
+                status, _ = await checkout_service.checkout(session, ctx, request, settings)
+                if status != 201:
+                    raise SystemExit(f"capture: checkout answered {status}")
+                template.checkout = list(captured)
+            templates.append(template)
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", record)
+        await database.dispose()
+    return templates, known
+
+
+_UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+class Remap:
+    """Fresh values for one replay: every id the service minted (not in `known`) gets a new one, the same
+    each time it recurs (also inside text such as dedupe keys and JSON payloads); times move forward."""
+
+    def __init__(self, known: set[uuid.UUID], shift: timedelta) -> None:
+        self.known, self.shift = known, shift
+        self.fresh: dict[uuid.UUID, uuid.UUID] = {}
+
+    def _id(self, value: uuid.UUID) -> uuid.UUID:
+        if value in self.known:
+            return value
+        return self.fresh.setdefault(value, uuid.uuid4())
+
+    def __call__(self, value: Any) -> Any:
+        if isinstance(value, uuid.UUID):
+            return self._id(value)
+        if isinstance(value, datetime):
+            return value + self.shift
+        if isinstance(value, str):
+            return _UUID_TEXT.sub(lambda m: str(self._id(uuid.UUID(m.group(0)))), value)
+        if isinstance(value, list | tuple):
+            return type(value)(self(v) for v in value)
+        if isinstance(value, dict):
+            return {k: self(v) for k, v in value.items()}
+        return value
+
+
+async def replay(conn: asyncpg.Connection, statements: list[Statement], remap: Remap) -> None:
+    """One request's statements in one transaction, with this replay's values."""
+    async with conn.transaction():
+        for sql, parameters, many in statements:
+            # "insertmanyvalues" batches arrive flagged `many` but already rendered as one statement
+            # with one flat parameter tuple; a true executemany carries one tuple per row.
+            if many and parameters and isinstance(parameters[0], list | tuple):
+                await conn.executemany(sql, [tuple(remap(p)) for p in parameters])
+            else:
+                await conn.fetch(sql, *remap(tuple(parameters or ())))
 
 
 async def raw_phase(
-    dsn: str, buyers: list[dict[str, Any]], products: list[dict[str, Any]], seconds: float, seed: int
+    dsn: str, templates: list[Template], known: set[uuid.UUID], seconds: float
 ) -> dict[str, Any]:
-    connections = [await asyncpg.connect(dsn) for _ in buyers]
+    connections = [await asyncpg.connect(dsn) for _ in templates]
     checkout_ms: list[float] = []
+    errors: dict[str, int] = {}
 
-    def buyer_step(
-        conn: asyncpg.Connection, buyer: dict[str, Any], rng: random.Random
-    ) -> Callable[[], Awaitable[None]]:
-        buyer_id = uuid.UUID(buyer["store_id"])
-
+    def buyer_step(conn: asyncpg.Connection, template: Template) -> Callable[[], Awaitable[None]]:
         async def step() -> None:
-            cart_id = await raw_quote(conn, buyer_id, cart(rng, products))
-            started = time.perf_counter()
-            await raw_checkout(conn, buyer_id, cart_id)
+            remap = Remap(known, datetime.now(UTC) - template.captured_at)
+            try:
+                await replay(conn, template.quote, remap)
+                started = time.perf_counter()
+                await replay(conn, template.checkout, remap)
+            except asyncpg.PostgresError as exc:  # counted apart: a failing replay is not a fast one
+                errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+                return
             checkout_ms.append((time.perf_counter() - started) * 1000)
 
         return step
 
     try:
-        pairs = zip(connections, buyers, strict=True)
-        elapsed = await run_for(
-            seconds,
-            [buyer_step(c, b, random.Random(seed * 10_000 + 1000 + i)) for i, (c, b) in enumerate(pairs)],
-        )
+        pairs = zip(connections, templates, strict=True)
+        elapsed = await run_for(seconds, [buyer_step(c, t) for c, t in pairs])
     finally:
         for conn in connections:
             await conn.close()
-    return {"checkout_ms": checkout_ms, "elapsed": elapsed}
+    return {"checkout_ms": checkout_ms, "elapsed": elapsed, "errors": errors}
 
 
 async def oversold_units(pg: asyncpg.Connection) -> int:
@@ -467,17 +441,27 @@ async def main() -> None:
         pg = await asyncpg.connect(dsn)
         try:
             buyers, products = await seed(port, pg)
-            api: dict[str, Any] = {"quote_ms": [], "checkout_ms": [], "elapsed": 0.0, "statuses": {}}
-            raw: dict[str, Any] = {"checkout_ms": [], "elapsed": 0.0}
+            templates, known = await capture_templates(db_url, redis.url(), buyers, products)
+            api: dict[str, Any] = {
+                "quote_ms": [],
+                "checkout_ms": [],
+                "elapsed": 0.0,
+                "statuses": {},
+                "quote_errors": {},
+            }
+            raw: dict[str, Any] = {"checkout_ms": [], "elapsed": 0.0, "errors": {}}
             for round_ in range(ROUNDS):
                 api_round = await api_phase(port, buyers, products, SECONDS / ROUNDS, round_)
-                raw_round = await raw_phase(dsn, buyers, products, SECONDS / ROUNDS, round_)
+                raw_round = await raw_phase(dsn, templates, known, SECONDS / ROUNDS)
                 for name in ("quote_ms", "checkout_ms", "elapsed"):
                     api[name] += api_round[name]
-                for status, count in api_round["statuses"].items():
-                    api["statuses"][status] = api["statuses"].get(status, 0) + count
+                for name in ("statuses", "quote_errors"):
+                    for status, count in api_round[name].items():
+                        api[name][status] = api[name].get(status, 0) + count
                 raw["checkout_ms"] += raw_round["checkout_ms"]
                 raw["elapsed"] += raw_round["elapsed"]
+                for error, count in raw_round["errors"].items():
+                    raw["errors"][error] = raw["errors"].get(error, 0) + count
             oversold = await oversold_units(pg)
         finally:
             await pg.close()
@@ -503,6 +487,18 @@ async def main() -> None:
                 "raw_checkout_p95_ms": round(percentile(raw["checkout_ms"], 0.95), 1),
                 "ratio": round(api_rate / raw_rate, 3) if raw_rate else None,
                 "oversold_units": oversold,
+                "quote_errors": api["quote_errors"],
+                "raw_errors": raw["errors"],
+                "raw_statements": {
+                    "quote": len(templates[0].quote),
+                    "checkout": len(templates[0].checkout),
+                },
+            },
+            {
+                "oversold_units": oversold,
+                "checkout_non_201": sum(n for status, n in api["statuses"].items() if status != 201),
+                "quote_non_200": sum(api["quote_errors"].values()),
+                "raw_replay_errors": sum(raw["errors"].values()),
             },
         )
     finally:

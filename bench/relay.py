@@ -8,17 +8,21 @@ test servers, namespace `bench`) and, when installed, the Pub/Sub emulator; the 
   events/s = events / (last published_at - first published_at).
 - latency: BENCH_RELAY_RATE (500) events/s are emitted, one per committed transaction, for
   BENCH_RELAY_SECONDS (10); a consumer records when each arrives; latency = arrival - commit.
-Prints one JSON line per transport.
+Prints one JSON line per transport. Any event lost or duplicated (throughput: the Redis stream must hold
+each event once; latency: the consumer must see each event once) is reported under `failures` and makes
+the run exit 1.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +42,7 @@ from packfinderz.kit.db import Database, create_database
 from packfinderz.kit.logging import configure_logging
 from packfinderz.kit.redis import create_redis
 from packfinderz.kit.transport import create_transport
+from packfinderz.kit.transport.redis_streams import stream_key
 from tests.fixtures.processes import Process, child_env
 from tests.fixtures.pubsub import EmulatorUnavailable, PubSubEmulator, start_emulator
 from tests.fixtures.servers import TEST_DATA, TestServers, start_servers
@@ -123,8 +128,8 @@ async def stop_relay(relay: Process) -> None:
         relay.kill()
 
 
-async def throughput(settings: Settings, db: Database) -> dict[str, Any]:
-    """Commit EVENTS events, then let one relay publish them all."""
+async def throughput(settings: Settings, db: Database, redis: Redis) -> dict[str, Any]:
+    """Commit EVENTS events, then let one relay publish them all (on redis: each exactly once)."""
     for start in range(0, EVENTS, PRELOAD_BATCH):
         async with db.transaction() as session:
             for _ in range(min(PRELOAD_BATCH, EVENTS - start)):
@@ -141,7 +146,15 @@ async def throughput(settings: Settings, db: Database) -> dict[str, Any]:
     span = await scalar(
         db, "SELECT extract(epoch FROM max(published_at) - min(published_at)) FROM outbox_events"
     )
+    checked: dict[str, Any] = {}
+    if settings.events_transport == "redis":  # the stream holds what was published: each event once
+        entries = int(await redis.xlen(stream_key("media")))
+        checked = {
+            "throughput_lost": max(EVENTS - entries, 0),
+            "throughput_duplicated": max(entries - EVENTS, 0),
+        }
     return {
+        **checked,
         "events": EVENTS,
         "batch_size": settings.outbox_publish_batch_size,
         "publish_seconds": round(float(span), 3),
@@ -153,10 +166,12 @@ async def latency(settings: Settings, db: Database, redis: Redis) -> dict[str, A
     """Emit at RATE events/s, one per committed transaction; measure commit -> consumer arrival."""
     committed: dict[uuid.UUID, float] = {}
     arrived: dict[uuid.UUID, float] = {}
+    deliveries: Counter[uuid.UUID] = Counter()
 
     async def record(session: AsyncSession, event: Event, deps: HandlerDeps) -> None:
         assert isinstance(event.data, MediaDeleted)
         arrived.setdefault(event.data.media_id, time.time())
+        deliveries[event.data.media_id] += 1
 
     transport = create_transport(settings, topics=TOPICS)
     runner = ConsumerRunner(
@@ -195,19 +210,24 @@ async def latency(settings: Settings, db: Database, redis: Redis) -> dict[str, A
         async def all_arrived() -> bool:
             return all(media_id in arrived for media_id in committed)
 
-        await wait_until(all_arrived, 120, "every event to reach the consumer")
+        # What never arrives is reported as lost (and fails the run), not as a crash.
+        with contextlib.suppress(TimeoutError):
+            await wait_until(all_arrived, 120, "every event to reach the consumer")
+        await asyncio.sleep(1)  # a late duplicate would land now
     finally:
         await stop_relay(relay)
         stop.set()
         await consuming
         await transport.close()
-    samples = [arrived[m] - committed[m] for m in committed]
+    samples = [arrived[m] - committed[m] for m in committed if m in arrived]
     return {
+        "latency_lost": sum(1 for m in committed if m not in arrived),
+        "latency_duplicated": sum(n - 1 for n in deliveries.values() if n > 1),
         "latency_events": len(samples),
         "offered_rate": round(offered, 1),
         "latency_p50_ms": round(percentile(samples, 0.50) * 1000, 2),
         "latency_p99_ms": round(percentile(samples, 0.99) * 1000, 2),
-        "latency_max_ms": round(max(samples) * 1000, 2),
+        "latency_max_ms": round(max(samples, default=0.0) * 1000, 2),
     }
 
 
@@ -219,7 +239,7 @@ async def run_transport(
     redis = create_redis(settings)
     try:
         await reset(db, redis)
-        figures = await throughput(settings, db)
+        figures = await throughput(settings, db, redis)
         await reset(db, redis)
         # a fresh Pub/Sub project, so the latency consumer does not first read the throughput events
         latency_settings = settings_for(servers, transport, emulator) if transport == "pubsub" else settings
@@ -244,7 +264,10 @@ def main() -> None:
                 continue
             figures = asyncio.run(run_transport(servers, transport, emulator))
             target = {"target_events_per_second": 2000, "target_p99_ms": 1000} if transport == "redis" else {}
-            report("relay", {"transport": transport, **figures, **target})
+            failures = {
+                name: figures.pop(name) for name in list(figures) if name.endswith(("_lost", "_duplicated"))
+            }
+            report("relay", {"transport": transport, **figures, **target}, failures)
     finally:
         if emulator is not None:
             emulator.stop()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import os
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -17,7 +19,15 @@ from packfinderz.config import Settings
 from packfinderz.kit.db import Database, create_database
 from packfinderz.kit.logging import configure_logging
 from packfinderz.kit.redis import create_redis
-from tests.fixtures.servers import TestServers, start_servers
+from tests.fixtures.logs import LogCapture
+from tests.fixtures.servers import (
+    REDIS_CLAIM_KEY,
+    REDIS_CLAIM_SECONDS,
+    TestServers,
+    make_settings,
+    release_redis_database,
+    start_servers,
+)
 
 # Tests never read the developer's own configuration.
 for _name in list(os.environ):
@@ -38,30 +48,10 @@ def servers() -> Iterator[TestServers]:
     """This xdist worker's migrated database and Redis."""
     found = start_servers()
     yield found
+    if found.redis_claim is not None:
+        release_redis_database(found.redis_url, found.redis_claim)
     for server in found.stop:
         server.stop()
-
-
-def make_settings(servers: TestServers, **overrides: object) -> Settings:
-    """Test settings pointing at the worker's servers; cheap Argon2 unless a test overrides it."""
-    values: dict[str, object] = {
-        "app_env": "test",
-        "db_dsn": servers.db_url,
-        "redis_url": servers.redis_url,
-        "argon_memory_kb": 1024,
-        "argon_time": 1,
-        "argon_parallelism": 1,
-        # Auth rate limits off by default (window 0) so suites can sign in freely; tests/identity turns
-        # them on explicitly.
-        "auth_rate_limit_login_window": 0,
-        "auth_rate_limit_register_window": 0,
-        "db_pool_size": 5,
-        "db_max_overflow": 20,
-        "dyno": f"test-{servers.worker}",
-        "storage_local_dir": f".packfinderz/test/storage-{servers.worker}",
-    }
-    values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -76,7 +66,13 @@ async def clean(servers: TestServers) -> TestServers:
         await database.dispose()
     redis = Redis.from_url(servers.redis_url)
     try:
-        await redis.flushdb()
+        if servers.redis_claim is None:
+            await redis.flushdb()
+        else:  # a shared Redis: flush and renew our claim in one transaction, so no other run slips in
+            async with redis.pipeline(transaction=True) as flush:
+                flush.flushdb()
+                flush.set(REDIS_CLAIM_KEY, servers.redis_claim, ex=REDIS_CLAIM_SECONDS)
+                await flush.execute()
     finally:
         await redis.aclose()
     return servers
@@ -121,3 +117,14 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         yield http
+
+
+@pytest.fixture
+def logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[LogCapture]:
+    """Route every log line (structlog and stdlib, debug and up) into a buffer for the test."""
+    buffer = io.StringIO()
+    with monkeypatch.context() as patch:
+        patch.setattr(sys, "stdout", buffer)
+        configure_logging(service="test", env="test", instance="test", level="debug")
+    yield LogCapture(buffer)
+    configure_logging(service="test", env="test", instance="test", level="warning")

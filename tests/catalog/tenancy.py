@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from tests.catalog.conftest import create_product, product_body
+from tests.fixtures.catalog import create_product, product_body
 
 
 async def a_product(world: Any) -> dict[str, Any]:

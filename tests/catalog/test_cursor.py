@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from datetime import UTC, datetime
 
@@ -29,15 +30,47 @@ def test_float_cursor_round_trips_exactly(key: float, ident: uuid.UUID) -> None:
     assert decoded.id == ident
 
 
+def _b64(raw: str) -> str:
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
 @given(st.text(max_size=60))
 def test_garbage_cursors_are_400(value: str) -> None:
     try:
-        SortCursor.decode(value, "price_asc")
+        decoded = SortCursor.decode(value, "price_asc")
     except ValidationFailed as exc:
         details = exc.details
     else:
-        details = None  # a rare random string that happens to be a valid cursor
+        details = None  # a rare random string that happens to be a valid cursor...
+        # ...and then it must really spell that cursor: a decoder that answers garbage with some
+        # default cursor fails here.
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+        tag, key, ident = raw.split("|")
+        assert (tag, int(key), uuid.UUID(ident)) == (decoded.sort, decoded.key, decoded.id)
     assert details in (None, {"cursor": "is invalid"})
+
+
+GARBAGE = [
+    "",
+    "garbage!",
+    "not base64 at all",
+    _b64("price_asc"),
+    _b64("price_asc|100"),
+    _b64(f"price_asc|100|{uuid.UUID(int=1)}|extra"),
+    _b64(f"price_asc|cheap|{uuid.UUID(int=1)}"),
+    _b64("price_asc|100|not-a-uuid"),
+    _b64(f"cheapest|100|{uuid.UUID(int=1)}"),
+    _b64(f"relevance|nan|{uuid.UUID(int=1)}"),
+    base64.urlsafe_b64encode(b"\xff\xfe|1|2").decode(),
+]
+
+
+@pytest.mark.parametrize("value", GARBAGE)
+def test_each_kind_of_garbage_is_400(value: str) -> None:
+    sort = "relevance" if value == GARBAGE[-2] else "price_asc"
+    with pytest.raises(ValidationFailed) as raised:
+        SortCursor.decode(value, sort)
+    assert raised.value.details == {"cursor": "is invalid"}
 
 
 def test_cursor_of_another_sort_is_400() -> None:

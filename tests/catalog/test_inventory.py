@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from packfinderz.catalog.repository import inventory
 from packfinderz.kit.db import Database
-from tests.catalog.conftest import all_pages, create_product, error, insert_products, vendor_at
+from tests.fixtures.catalog import all_pages, create_product, error, insert_products, vendor_at
 from tests.fixtures.factories import Account, idem, register_buyer
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from packfinderz.catalog.search import SortCursor
 from packfinderz.kit.db import Database
-from tests.catalog.conftest import EDMOND, OKC, all_pages, buyer_at, insert_products, vendor_at
+from tests.fixtures.catalog import EDMOND, OKC, all_pages, buyer_at, insert_products, vendor_at
 from tests.fixtures.factories import Account
 
 

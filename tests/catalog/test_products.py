@@ -12,9 +12,10 @@ from sqlalchemy import text
 from packfinderz.config import Settings
 from packfinderz.kit.db import Database
 from packfinderz.kit.security import Passwords
-from tests.catalog.conftest import create_product, error, product_body, vendor_at
-from tests.checkout.conftest import line, quote
-from tests.compliance.conftest import PDF, PNG, uploaded
+from tests.fixtures.catalog import create_product, error, product_body, vendor_at
+from tests.fixtures.checkout import line, quote
+from tests.fixtures.compliance import PDF, PNG, uploaded
+from tests.fixtures.db import tuples
 from tests.fixtures.factories import (
     Account,
     idem,
@@ -27,13 +28,8 @@ from tests.fixtures.factories import (
 )
 
 
-async def rows(db: Database, sql: str, **params: Any) -> list[Any]:
-    async with db.transaction() as session:
-        return list((await session.execute(text(sql), params)).all())
-
-
 async def count(db: Database, table: str) -> int:
-    return int((await rows(db, f"SELECT count(*) FROM {table}"))[0][0])
+    return int((await tuples(db, f"SELECT count(*) FROM {table}"))[0][0])
 
 
 async def post(
@@ -94,7 +90,7 @@ async def test_create_writes_product_inventory_tiers(
     assert data["vendor"]["store_id"] == str(vendor.store_id)
     assert "store_id" not in data
     assert "search_tsv" not in data
-    found = await rows(db, "SELECT store_id, vendor_state FROM products WHERE id = :id", id=data["id"])
+    found = await tuples(db, "SELECT store_id, vendor_state FROM products WHERE id = :id", id=data["id"])
     assert found == [(vendor.store_id, "OK")]
     assert await count(db, "product_volume_discounts") == 2
     assert await count(db, "inventory_items") == 1
@@ -296,7 +292,7 @@ async def test_patch_search_document_follows_the_title(
 ) -> None:
     product = await create_product(client, vendor, title="Mango Kush")
     await patch(client, vendor, product["id"], {"title": "Papaya Punch"})
-    found = await rows(db, "SELECT search_tsv::text FROM products WHERE id = :id", id=product["id"])
+    found = await tuples(db, "SELECT search_tsv::text FROM products WHERE id = :id", id=product["id"])
     assert "papaya" in found[0][0]
     assert "mango" not in found[0][0]
 
@@ -327,11 +323,11 @@ async def test_patch_rejects_bad_input(
     client: httpx.AsyncClient, db: Database, vendor: Account, body: dict[str, Any], field: str
 ) -> None:
     product = await create_product(client, vendor)
-    before = await rows(db, "SELECT to_jsonb(p) FROM products p WHERE id = :id", id=product["id"])
+    before = await tuples(db, "SELECT to_jsonb(p) FROM products p WHERE id = :id", id=product["id"])
     response = await patch(client, vendor, product["id"], body)
     assert response.status_code == 400, response.text
     assert field in error(response)["details"], error(response)["details"]
-    assert await rows(db, "SELECT to_jsonb(p) FROM products p WHERE id = :id", id=product["id"]) == before
+    assert await tuples(db, "SELECT to_jsonb(p) FROM products p WHERE id = :id", id=product["id"]) == before
 
 
 async def test_patch_max_qty_checked_against_current_moq(client: httpx.AsyncClient, vendor: Account) -> None:
@@ -366,9 +362,9 @@ async def test_patch_inventory_is_written_as_given(
         client, vendor, product["id"], {"inventory": {"available_qty": 7, "low_stock_threshold": 2}}
     )
     assert response.json()["data"]["inventory"]["available_qty"] == 7
-    assert await rows(db, "SELECT available_qty, low_stock_threshold, reserved_qty FROM inventory_items") == [
-        (7, 2, 0)
-    ]
+    assert await tuples(
+        db, "SELECT available_qty, low_stock_threshold, reserved_qty FROM inventory_items"
+    ) == [(7, 2, 0)]
 
 
 # --- delete ----------------------------------------------------------------------------------------
@@ -430,7 +426,7 @@ async def test_gallery_and_coa_attachments(client: httpx.AsyncClient, db: Databa
     assert all(m["url"] for m in product["media"])
     assert product["coa_added"] is True
     assert product["coa_read_url"]
-    attachments = await rows(
+    attachments = await tuples(
         db, "SELECT entity_type, media_id FROM media_attachments ORDER BY entity_type, media_id"
     )
     assert sorted(attachments) == sorted(
@@ -452,7 +448,7 @@ async def test_gallery_and_coa_attachments(client: httpx.AsyncClient, db: Databa
     assert [m["media_id"] for m in data["media"]] == [str(first.media_id)]
     assert data["coa_added"] is False
     assert data["coa_read_url"] is None
-    attachments = await rows(db, "SELECT entity_type, media_id FROM media_attachments")
+    attachments = await tuples(db, "SELECT entity_type, media_id FROM media_attachments")
     assert attachments == [("product_gallery", first.media_id)]
 
     # Deleting the media detaches it from the gallery (the media domain's cleanup).

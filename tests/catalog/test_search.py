@@ -9,17 +9,7 @@ import httpx
 import pytest
 
 from packfinderz.kit.db import Database
-from tests.catalog.conftest import (
-    EDMOND,
-    OKC,
-    TULSA,
-    browse,
-    buyer_at,
-    create_product,
-    error,
-    ids,
-    vendor_at,
-)
+from tests.fixtures.catalog import EDMOND, OKC, TULSA, browse, buyer_at, create_product, error, ids, vendor_at
 from tests.fixtures.factories import Account
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import httpx
-from sqlalchemy import text
 from typer.testing import CliRunner
 
 from packfinderz.catalog.seed import (
@@ -18,12 +17,8 @@ from packfinderz.cli import app as cli_app
 from packfinderz.config import Settings
 from packfinderz.kit.db import Database
 from packfinderz.kit.logging import configure_logging
+from tests.fixtures.db import scalar
 from tests.fixtures.factories import auth_headers, login
-
-
-async def scalar(db: Database, sql: str) -> object:
-    async with db.transaction() as session:
-        return await session.scalar(text(sql))
 
 
 async def test_demo_marketplace(client: httpx.AsyncClient, db: Database, settings: Settings) -> None:
@@ -35,7 +30,7 @@ async def test_demo_marketplace(client: httpx.AsyncClient, db: Database, setting
     assert await demo_present(db)
     assert await scalar(db, "SELECT count(*) FROM products") == 6 * 24
     assert await scalar(db, "SELECT count(*) FROM inventory_items") == 6 * 24
-    assert int(await scalar(db, "SELECT count(*) FROM product_volume_discounts")) > 0  # type: ignore[call-overload]
+    assert int(await scalar(db, "SELECT count(*) FROM product_volume_discounts")) > 0
     assert await scalar(db, "SELECT count(DISTINCT address_state) FROM stores") == 2
     assert await scalar(db, "SELECT count(*) FROM stores WHERE kyc_status <> 'verified'") == 0
 

@@ -11,8 +11,8 @@ from fastapi import FastAPI
 from sqlalchemy import event, text
 
 from packfinderz.kit.db import Database
-from tests.catalog.conftest import buyer_at, create_product, insert_products, vendor_at
-from tests.compliance.conftest import PNG, uploaded
+from tests.fixtures.catalog import buyer_at, create_product, insert_products, vendor_at
+from tests.fixtures.compliance import PNG, uploaded
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from packfinderz.kit.db import Database
 from packfinderz.kit.geo import distance_m
-from tests.catalog.conftest import (
+from tests.fixtures.catalog import (
     DALLAS,
     EDMOND,
     OKC,

@@ -9,7 +9,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from tests.checkout.conftest import SHIPPING, checkout, create_product, line, quote
+from tests.fixtures.catalog import create_product
+from tests.fixtures.checkout import SHIPPING, checkout, line, quote
 from tests.fixtures.factories import make_vendor_visible, set_store_kyc
 
 

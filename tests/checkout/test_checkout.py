@@ -14,27 +14,23 @@ from sqlalchemy import event
 from packfinderz.ads.tokens import mint
 from packfinderz.config import Settings
 from packfinderz.kit.db import Database
-from tests.checkout.conftest import (
+from tests.fixtures.apps import serve
+from tests.fixtures.catalog import create_product, vendor_at
+from tests.fixtures.checkout import (
     SHIPPING,
     Market,
     add_license,
     checkout,
     checkout_body,
-    create_product,
-    execute,
     line,
     market,
     post_checkout,
     quote,
-    rows,
-    scalar,
     split_line,
     staff_member,
-    stock,
     table_counts,
-    vendor_at,
 )
-from tests.fixtures.apps import serve
+from tests.fixtures.db import execute, rows, scalar, stock
 from tests.fixtures.factories import idem, set_store_kyc, set_subscription_active
 
 

@@ -12,20 +12,18 @@ import httpx
 import pytest
 
 from packfinderz.kit.db import Database
-from tests.checkout.conftest import (
+from tests.fixtures.catalog import create_product, vendor_at
+from tests.fixtures.checkout import (
     checkout_body,
-    create_product,
     line,
     market,
     post_checkout,
     post_quote,
     quote,
-    rows,
-    scalar,
     split_line,
-    vendor_at,
     verified_buyer,
 )
+from tests.fixtures.db import rows, scalar
 from tests.fixtures.factories import Account
 
 BUYERS = 50

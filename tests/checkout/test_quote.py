@@ -13,22 +13,9 @@ from sqlalchemy import event
 from packfinderz.ads.tokens import mint
 from packfinderz.config import Settings
 from packfinderz.kit.db import Database
-from tests.catalog.conftest import TULSA
-from tests.checkout.conftest import (
-    checkout,
-    create_product,
-    execute,
-    line,
-    market,
-    post_quote,
-    quote,
-    rows,
-    scalar,
-    staff_member,
-    stock,
-    vendor_at,
-    verified_buyer,
-)
+from tests.fixtures.catalog import TULSA, create_product, vendor_at
+from tests.fixtures.checkout import checkout, line, market, post_quote, quote, staff_member, verified_buyer
+from tests.fixtures.db import execute, rows, scalar, stock
 from tests.fixtures.factories import auth_headers, set_store_kyc, set_subscription_active
 
 

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import text
 
 from packfinderz.kit.db import Database
-from tests.compliance.conftest import audits, decide, kyc, scalar, submit_license
+from tests.fixtures.compliance import decide, kyc, submit_license
+from tests.fixtures.db import audits, scalar
 from tests.fixtures.factories import Account, register_vendor
 
 

@@ -10,18 +10,8 @@ import pytest
 
 from packfinderz.kit.db import Database
 from packfinderz.licenses.kyc import kyc_from_licenses
-from tests.compliance.conftest import (
-    PNG,
-    audits,
-    decide,
-    events,
-    kyc,
-    license_body,
-    presign,
-    scalar,
-    submit_license,
-    uploaded,
-)
+from tests.fixtures.compliance import PNG, decide, kyc, license_body, presign, submit_license, uploaded
+from tests.fixtures.db import audits, events, scalar
 from tests.fixtures.factories import Account, idem, invite, login
 
 

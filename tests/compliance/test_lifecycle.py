@@ -12,7 +12,8 @@ from packfinderz.kit.db import Database
 from packfinderz.licenses.jobs import run_lifecycle
 from packfinderz.notifications.consumers import notify
 from packfinderz.notifications.rules import HANDLED_TYPES
-from tests.compliance.conftest import audits, decide, events, kyc, scalar, submit_license
+from tests.fixtures.compliance import decide, kyc, submit_license
+from tests.fixtures.db import audits, events, scalar
 from tests.fixtures.factories import Account
 
 EXPIRES = "2030-01-01T00:00:00Z"

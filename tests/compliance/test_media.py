@@ -16,7 +16,8 @@ from packfinderz.kit.storage.gcs import GcsStorage
 from packfinderz.kit.storage.local import LocalStorage
 from packfinderz.media.jobs import cleanup_pending
 from packfinderz.media.service import sanitize_file_name
-from tests.compliance.conftest import PDF, PNG, events, presign, put_bytes, scalar, submit_license, uploaded
+from tests.fixtures.compliance import PDF, PNG, presign, put_bytes, submit_license, uploaded
+from tests.fixtures.db import events, scalar
 from tests.fixtures.factories import Account, idem
 
 

@@ -11,7 +11,8 @@ import httpx
 from packfinderz.kit.db import Database
 from packfinderz.kit.storage.local import LocalStorage
 from packfinderz.media.storage_events import StorageNotification, apply_notification, parse_notification
-from tests.compliance.conftest import PDF, events, presign, scalar, submit_license, uploaded
+from tests.fixtures.compliance import PDF, presign, submit_license, uploaded
+from tests.fixtures.db import events, scalar
 from tests.fixtures.factories import Account
 
 BUCKETS = {"pf-private", "pf-public"}

@@ -21,7 +21,8 @@ from packfinderz.kit.storage.local import LocalStorage
 from packfinderz.kit.transport.pubsub import publisher_client, streaming_pull, subscriber_client
 from packfinderz.kit.worker_context import WorkerContext
 from packfinderz.media.storage_subscriber import StorageEventsSubscriber, subscription_path
-from tests.compliance.conftest import PDF, events, presign, scalar, uploaded
+from tests.fixtures.compliance import PDF, presign, uploaded
+from tests.fixtures.db import events, scalar
 from tests.fixtures.events import eventually
 from tests.fixtures.factories import Account
 from tests.fixtures.pubsub import PubSubEmulator

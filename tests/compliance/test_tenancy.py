@@ -8,7 +8,8 @@ import httpx
 
 from packfinderz.config import Settings
 from packfinderz.kit.db import Database
-from tests.compliance.conftest import audits, events, scalar, submit_license, uploaded
+from tests.fixtures.compliance import submit_license, uploaded
+from tests.fixtures.db import audits, events, scalar
 from tests.fixtures.factories import Account, auth_headers, create_agent, idem, login_token
 
 MEDIA_BODY = {"media_kind": "product", "mime_type": "image/png", "file_name": "a.png", "size_bytes": 3}

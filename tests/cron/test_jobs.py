@@ -14,6 +14,7 @@ from packfinderz.cron.scheduler import JOBS, SCHEDULE, JobContext, job_lock_key,
 from packfinderz.events import jobs as outbox_jobs
 from packfinderz.kit.db import Database
 from packfinderz.notifications import jobs as notification_jobs
+from tests.fixtures.db import scalar
 from tests.fixtures.events import insert_store, worker_env
 from tests.fixtures.processes import run
 
@@ -30,11 +31,6 @@ async def add_notices(db: Database, store_id: uuid.UUID, *, days_old: int, count
                     ),
                     {"days": days_old, "store": store_id},
                 )
-
-
-async def scalar(db: Database, sql: str) -> int:
-    async with db.transaction() as session:
-        return int((await session.execute(text(sql))).scalar_one())
 
 
 def context(settings: Settings, db: Database, redis: Redis) -> JobContext:

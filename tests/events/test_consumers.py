@@ -32,6 +32,7 @@ from packfinderz.kit.db import Database
 from packfinderz.kit.transport import Transport, create_transport
 from packfinderz.kit.transport.redis_streams import dead_stream_key, stream_key
 from packfinderz.notifications.rules import notice_id
+from tests.fixtures.db import rows
 from tests.fixtures.events import emit_committed, eventually, insert_license, insert_store, stream_entries
 
 
@@ -73,11 +74,6 @@ def outcomes(consumer: str) -> dict[str, float]:
 def grew(before: dict[str, float], consumer: str) -> dict[str, float]:
     after = outcomes(consumer)
     return {k: after[k] - before[k] for k in after if after[k] != before[k]}
-
-
-async def rows(db: Database, sql: str, **params: object) -> list[dict[str, object]]:
-    async with db.transaction() as session:
-        return [dict(r._mapping) for r in await session.execute(text(sql), params)]
 
 
 async def pending(redis: Redis, topic: str, group: str) -> int:
@@ -297,7 +293,7 @@ async def test_a_missing_source_row_acks_without_a_notice(
 
 async def _count(db: Database, table: str, expected: int) -> bool:
     found = await rows(db, f"SELECT count(*) AS n FROM {table}")
-    return found[0]["n"] == expected
+    return bool(found[0]["n"] == expected)
 
 
 async def _grown(before: dict[str, float], expected: dict[str, int]) -> bool:

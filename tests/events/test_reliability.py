@@ -29,6 +29,7 @@ from packfinderz.events.relay import Relay
 from packfinderz.kit.db import Database
 from packfinderz.kit.transport import Subscription, Transport, create_transport
 from packfinderz.kit.transport.redis_streams import stream_key
+from tests.fixtures.db import scalar
 from tests.fixtures.events import eventually, insert_license, insert_store, stream_entries, worker_env
 from tests.fixtures.processes import ROOT, Process
 
@@ -51,11 +52,6 @@ def relay_env(settings: Settings) -> dict[str, str]:
         PACKFINDERZ_LOG_LEVEL="warning",
         PACKFINDERZ_WORKER_HEARTBEAT_SECONDS="1",
     )
-
-
-async def scalar(db: Database, sql: str) -> int:
-    async with db.transaction() as session:
-        return int((await session.execute(text(sql))).scalar_one())
 
 
 async def consume_everything(settings: Settings, db: Database, redis: Redis, transport: Transport) -> None:
@@ -216,7 +212,7 @@ def _stream_has_entries(redis: Redis, stream: str) -> Callable[[], Awaitable[boo
 
 def _all_published(db: Database) -> Callable[[], Awaitable[bool]]:
     async def check() -> bool:
-        return await scalar(db, "SELECT count(*) FROM outbox_events WHERE published_at IS NULL") == 0
+        return bool(await scalar(db, "SELECT count(*) FROM outbox_events WHERE published_at IS NULL") == 0)
 
     return check
 

@@ -12,59 +12,10 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy import func, select
 
 from packfinderz.app import create_app
-from packfinderz.auth.deps import AdminUser, AgentUser, BuyerStore, CurrentUser, VendorStore
-from packfinderz.kit.db import Database, DbSession
-from packfinderz.kit.errors import Conflict
-from packfinderz.kit.idempotency import idempotent
+from packfinderz.kit.db import Database
 from packfinderz.models import AuditLog, Store, StoreMembership, User
-from tests.conftest import make_settings
-from tests.fixtures.servers import TestServers
-
-probe_router = APIRouter(prefix="/test/probe")
-calls: dict[str, int] = {}
-
-
-@probe_router.get("/vendor")
-async def vendor_only(ctx: VendorStore) -> dict[str, Any]:
-    return {"data": {"store_id": str(ctx.store_id)}}
-
-
-@probe_router.get("/buyer")
-async def buyer_only(ctx: BuyerStore) -> dict[str, Any]:
-    return {"data": {"store_id": str(ctx.store_id)}}
-
-
-@probe_router.get("/agent")
-async def agent_only(user: AgentUser) -> dict[str, Any]:
-    return {"data": {"user_id": str(user.user_id)}}
-
-
-@probe_router.get("/admin")
-async def admin_only(user: AdminUser) -> dict[str, Any]:
-    return {"data": {"user_id": str(user.user_id)}}
-
-
-@probe_router.get("/user")
-async def any_user(user: CurrentUser) -> dict[str, Any]:
-    return {"data": {"user_id": str(user.user_id), "store_id": str(user.store_id) if user.store_id else None}}
-
-
-@probe_router.post("/crash")
-@idempotent()
-async def crash(user: CurrentUser) -> dict[str, Any]:
-    """Fails with an unexpected exception the first time, succeeds afterwards (5xx is never stored)."""
-    calls["crash"] = calls.get("crash", 0) + 1
-    if calls["crash"] == 1:
-        raise RuntimeError("boom")
-    return {"data": {"calls": calls["crash"]}}
-
-
-@probe_router.post("/conflict", status_code=201)
-@idempotent("critical")
-async def conflict(user: CurrentUser, session: DbSession) -> dict[str, Any]:
-    """Always refuses with a handled 4xx error (stored and replayed like a success)."""
-    calls["conflict"] = calls.get("conflict", 0) + 1
-    raise Conflict("probe conflict")
+from tests.fixtures.probes import calls, probe_router
+from tests.fixtures.servers import TestServers, make_settings
 
 
 class ClientFactory(Protocol):

@@ -135,7 +135,7 @@ async def test_keys_are_scoped_per_user_and_store(
 
 
 async def test_handled_4xx_is_stored_and_replayed(probe_client: httpx.AsyncClient, redis: Redis) -> None:
-    from tests.identity.conftest import calls
+    from tests.fixtures.probes import calls
 
     account = await register_buyer(probe_client)
     first = await probe_client.post("/test/probe/conflict", headers={**account.headers, **idem("c")})
@@ -150,7 +150,7 @@ async def test_handled_4xx_is_stored_and_replayed(probe_client: httpx.AsyncClien
 
 
 async def test_5xx_is_never_stored(probe_client: httpx.AsyncClient, redis: Redis) -> None:
-    from tests.identity.conftest import calls
+    from tests.fixtures.probes import calls
 
     account = await register_buyer(probe_client)
     crashed = await probe_client.post("/test/probe/crash", headers={**account.headers, **idem("x")})

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from tests.catalog.conftest import create_product
-from tests.checkout.conftest import checkout, line, quote
+from tests.fixtures.catalog import create_product
+from tests.fixtures.checkout import checkout, line, quote
 from tests.fixtures.factories import make_vendor_visible, set_store_kyc
-from tests.orders.conftest import agent_post, new_agent, ok, post, ready_order, snapshot
+from tests.fixtures.orders import agent_post, new_agent, ok, post, ready_order, snapshot
 
 if TYPE_CHECKING:
     from packfinderz.config import Settings

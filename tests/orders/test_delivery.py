@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -18,20 +20,18 @@ from packfinderz.config import Settings
 from packfinderz.delivery.consumers import handle
 from packfinderz.delivery.service import auto_assign
 from packfinderz.events.consumer import load_consumers
+from packfinderz.kit import embedded
 from packfinderz.kit.db import Database
+from tests.fixtures.apps import serve
+from tests.fixtures.db import audits, events, execute, ledger, rows, stock
 from tests.fixtures.factories import auth_headers, login_token
 from tests.fixtures.logs import LogCapture
-from tests.fixtures.processes import free_port
-from tests.orders.conftest import (
+from tests.fixtures.orders import (
     agent_post,
-    audits,
     beat,
     delivered,
-    events,
-    execute,
     in_transit,
     intent_row,
-    ledger,
     new_admin,
     new_agent,
     ok,
@@ -39,13 +39,9 @@ from tests.orders.conftest import (
     place,
     post,
     ready_order,
-    rows,
     snapshot,
-    stock,
 )
-from tests.platform.conftest import logs
-
-__all__ = ["logs"]
+from tests.fixtures.processes import free_port
 
 
 async def test_heartbeat_is_kept_120_seconds_and_logged(
@@ -89,14 +85,23 @@ async def test_heartbeat_validation_and_access(
 
 
 async def test_heartbeat_answers_503_when_redis_refuses_writes(
-    client: httpx.AsyncClient, db: Database, redis: Redis, settings: Settings
+    db: Database, settings: Settings, tmp_path: Path
 ) -> None:
-    agent = await new_agent(client, db, settings)
-    await redis.config_set("maxmemory", 1)  # noeviction: every write fails, reads (sessions) still work
+    # maxmemory is server-wide: change it only on a redis-server this test owns, never the shared one.
+    owned = embedded.start_redis(tmp_path / "redis", persist=False)
     try:
-        response = await beat(client, agent)
+        own = settings.model_copy(
+            update={"redis_url": SecretStr(owned.url(0)), "storage_local_dir": str(tmp_path / "storage")}
+        )
+        async with serve(own) as client, Redis.from_url(owned.url(0)) as redis:
+            agent = await new_agent(client, db, own)
+            await redis.config_set("maxmemory", 1)  # noeviction: every write fails, reads (sessions) work
+            try:
+                response = await beat(client, agent)
+            finally:
+                await redis.config_set("maxmemory", 0)
     finally:
-        await redis.config_set("maxmemory", 0)
+        owned.stop()
     assert response.status_code == 503
     assert response.json()["error"]["details"] == {"dependency": "redis"}
 

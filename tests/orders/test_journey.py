@@ -11,27 +11,23 @@ from redis.asyncio import Redis
 
 from packfinderz.config import Settings
 from packfinderz.kit.db import Database
-from tests.catalog.conftest import create_product
-from tests.checkout.conftest import checkout, line, quote
-from tests.compliance.conftest import decide as decide_license
-from tests.compliance.conftest import submit_license
+from tests.fixtures.catalog import create_product
+from tests.fixtures.checkout import checkout, line, quote
+from tests.fixtures.compliance import decide as decide_license
+from tests.fixtures.compliance import submit_license
+from tests.fixtures.db import event_counts, events, ledger, rows, stock
 from tests.fixtures.factories import register_buyer, register_vendor, set_subscription_active
-from tests.orders.conftest import (
+from tests.fixtures.orders import (
     agent_post,
     beat,
     decide,
     decide_line,
     dispatched,
-    event_counts,
-    events,
-    ledger,
     new_admin,
     new_agent,
     ok,
     order_row,
     post,
-    rows,
-    stock,
     worker,
 )
 

@@ -10,16 +10,9 @@ from fastapi import FastAPI
 
 from packfinderz.kit.db import Database
 from tests.catalog.test_statements import statements
-from tests.checkout.conftest import checkout, line, quote
-from tests.orders.conftest import (
-    decide,
-    decide_line,
-    execute,
-    fulfil_all,
-    ok,
-    place,
-    post,
-)
+from tests.fixtures.checkout import checkout, line, quote
+from tests.fixtures.db import execute
+from tests.fixtures.orders import decide, decide_line, fulfil_all, ok, place, post
 
 
 async def listed(client: httpx.AsyncClient, headers: dict[str, str], **params: Any) -> dict[str, Any]:

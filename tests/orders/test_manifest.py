@@ -13,9 +13,10 @@ from pypdf import PdfReader
 
 from packfinderz.config import Settings
 from packfinderz.kit.db import Database
-from tests.compliance.conftest import decide as decide_license
-from tests.compliance.conftest import submit_license
-from tests.orders.conftest import (
+from tests.fixtures.compliance import decide as decide_license
+from tests.fixtures.compliance import submit_license
+from tests.fixtures.db import rows
+from tests.fixtures.orders import (
     agent_post,
     decide_line,
     in_transit,
@@ -25,7 +26,6 @@ from tests.orders.conftest import (
     order_row,
     place,
     post,
-    rows,
     snapshot,
 )
 

@@ -10,16 +10,13 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from packfinderz.config import Settings
 from packfinderz.kit.db import Database
-from tests.orders.conftest import (
+from tests.fixtures.db import audits, events, execute, ledger
+from tests.fixtures.orders import (
     Agent,
     Placed,
     agent_post,
-    audits,
     delivered,
-    events,
-    execute,
     intent_row,
-    ledger,
     new_admin,
     new_agent,
     ok,

@@ -14,22 +14,19 @@ import httpx
 from packfinderz.config import Settings
 from packfinderz.kit.db import Database
 from packfinderz.orders.jobs import run_ttl
-from tests.orders.conftest import (
+from tests.fixtures.db import events, ledger, rows, stock
+from tests.fixtures.orders import (
     age,
     agent_post,
     decide,
     decide_line,
     delivered,
-    events,
     in_transit,
-    ledger,
     new_agent,
     order_row,
     place,
     post,
     ready_order,
-    rows,
-    stock,
 )
 
 

@@ -11,9 +11,9 @@ import pytest
 from packfinderz.config import Settings
 from packfinderz.kit.db import Database
 from packfinderz.smoke import SMOKE_SKU
+from tests.fixtures.db import rows
 from tests.fixtures.factories import Account, make_vendor_visible, register_store, set_store_kyc
 from tests.fixtures.processes import Process, child_env, free_port, run
-from tests.orders.conftest import rows
 
 
 @pytest.fixture

@@ -14,14 +14,14 @@ import pytest
 
 from packfinderz.config import Settings
 from packfinderz.kit.db import Database
-from tests.orders.conftest import (
+from tests.fixtures.db import execute, rows
+from tests.fixtures.orders import (
     Agent,
     Placed,
     agent_post,
     decide,
     decide_line,
     delivered,
-    execute,
     expire_order,
     in_transit,
     new_admin,
@@ -31,7 +31,6 @@ from tests.orders.conftest import (
     place,
     post,
     ready_order,
-    rows,
     snapshot,
 )
 

@@ -13,7 +13,8 @@ from packfinderz.cron.scheduler import JOBS, JobContext, load_jobs
 from packfinderz.kit.db import Database
 from packfinderz.orders import jobs
 from packfinderz.orders.jobs import run_ttl
-from tests.orders.conftest import age, audits, decide, events, intent_row, ok, order_row, place, rows, stock
+from tests.fixtures.db import audits, events, rows, stock
+from tests.fixtures.orders import age, decide, intent_row, ok, order_row, place
 
 
 def test_registered_as_the_order_ttl_job() -> None:

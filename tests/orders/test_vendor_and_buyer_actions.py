@@ -8,16 +8,13 @@ import httpx
 
 from packfinderz.config import Settings
 from packfinderz.kit.db import Database
-from tests.checkout.conftest import SHIPPING, staff_member
+from tests.fixtures.checkout import SHIPPING, staff_member
+from tests.fixtures.db import audits, event_counts, events, execute, rows, stock
 from tests.fixtures.factories import set_store_kyc, set_subscription_active
-from tests.orders.conftest import (
+from tests.fixtures.orders import (
     agent_post,
-    audits,
     decide,
     decide_line,
-    event_counts,
-    events,
-    execute,
     expire_order,
     intent_row,
     new_agent,
@@ -26,9 +23,7 @@ from tests.orders.conftest import (
     place,
     post,
     ready_order,
-    rows,
     snapshot,
-    stock,
 )
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -12,21 +10,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from packfinderz.kit.logging import configure_logging
-from tests.fixtures.logs import LogCapture
 from tests.fixtures.processes import PACKFINDERZ, ROOT, Process
 from tests.fixtures.servers import TestServers, _with_database
-
-
-@pytest.fixture
-def logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[LogCapture]:
-    """Route every log line (structlog and stdlib, debug and up) into a buffer for the test."""
-    buffer = io.StringIO()
-    with monkeypatch.context() as patch:
-        patch.setattr(sys, "stdout", buffer)
-        configure_logging(service="test", env="test", instance="test", level="debug")
-    yield LogCapture(buffer)
-    configure_logging(service="test", env="test", instance="test", level="warning")
 
 
 async def _admin(servers: TestServers, statement: str) -> None:

@@ -30,7 +30,7 @@ def media_deleted() -> MediaDeleted:
     )
 
 
-async def rows(db: Database) -> list[OutboxEvent]:
+async def outbox_rows(db: Database) -> list[OutboxEvent]:
     async with db.transaction() as session:
         return list((await session.scalars(select(OutboxEvent).order_by(OutboxEvent.created_at))).all())
 
@@ -46,14 +46,14 @@ async def emit_then_fail(db: Database) -> None:
 async def test_emit_in_a_rolled_back_transaction_leaves_no_row(db: Database) -> None:
     with pytest.raises(RuntimeError, match="state change failed"):
         await emit_then_fail(db)
-    assert await rows(db) == []  # ...and gone with it
+    assert await outbox_rows(db) == []  # ...and gone with it
 
 
 async def test_emit_does_not_commit_on_its_own(db: Database) -> None:
     async with db.sessionmaker() as session:
         await emit(session, media_deleted())
         await session.rollback()
-    assert await rows(db) == []
+    assert await outbox_rows(db) == []
 
 
 async def test_committed_emit_stores_the_envelope(db: Database) -> None:
@@ -61,7 +61,7 @@ async def test_committed_emit_stores_the_envelope(db: Database) -> None:
     actor = Actor(user_id=USER_ID, role="store_admin", store_id=STORE_ID)
     async with db.transaction() as session:
         assert await emit(session, media_deleted(), actor=actor, occurred_at=occurred) is True
-    [row] = await rows(db)
+    [row] = await outbox_rows(db)
     assert row.event_type == "media_deleted"
     assert row.aggregate_type == "media"
     assert row.aggregate_id == MEDIA_ID
@@ -89,7 +89,7 @@ async def test_committed_emit_stores_the_envelope(db: Database) -> None:
 async def test_occurred_at_defaults_to_now_in_utc_with_z(db: Database) -> None:
     async with db.transaction() as session:
         await emit(session, media_deleted())
-    [row] = await rows(db)
+    [row] = await outbox_rows(db)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", row.payload["occurred_at"])
     assert row.payload["actor"] is None  # cron-style event
 
@@ -109,7 +109,7 @@ async def test_dedupe_key_emits_once(db: Database) -> None:
         assert await emit(session, nudge, dedupe_key=key) is False
     async with db.transaction() as session:  # and in a later transaction
         assert await emit(session, nudge, dedupe_key=key) is False
-    [row] = await rows(db)
+    [row] = await outbox_rows(db)
     assert (row.dedupe_key, row.aggregate_type, row.aggregate_id) == (key, "vendor_order", order_id)
 
 
@@ -144,7 +144,7 @@ async def test_unregistered_event_type_raises_and_writes_nothing(db: Database) -
     with pytest.raises(UnknownEventType, match="plat_not_registered"):
         async with db.transaction() as session:
             await emit(session, NotRegistered(thing_id=uuid.uuid4()))
-    assert await rows(db) == []
+    assert await outbox_rows(db) == []
 
 
 emit_router = APIRouter(prefix="/_test")
@@ -161,7 +161,7 @@ async def test_correlation_id_is_the_request_id_inside_a_request(settings: Setti
         response = await http.post("/_test/emit", headers={"X-Request-Id": "corr-123"})
         assert response.status_code == 200
         minted = await http.post("/_test/emit")
-    [first, second] = await rows(db)
+    [first, second] = await outbox_rows(db)
     assert first.payload["correlation_id"] == "corr-123"
     assert second.payload["correlation_id"] == minted.headers["x-request-id"]
     async with db.transaction() as session:

@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from packfinderz.kit import migrations
 from packfinderz.kit.boot import StartupFailed
-from tests.conftest import make_settings
 from tests.fixtures.apps import serve
 from tests.fixtures.logs import LogCapture
+from tests.fixtures.servers import make_settings
 
 if TYPE_CHECKING:
     from tests.fixtures.servers import TestServers

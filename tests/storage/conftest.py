@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import pytest
@@ -18,42 +15,15 @@ from gcp_storage_emulator.server import create_server
 
 from packfinderz.app import create_app
 from packfinderz.config import Settings
-from packfinderz.kit.storage.base import Storage
 from packfinderz.kit.storage.gcs import GcsStorage
 from packfinderz.kit.storage.local import LocalStorage
-
-PRIVATE_BUCKET = "pf-test-private"
-PUBLIC_BUCKET = "pf-test-public"
-
-
-@dataclass
-class Emulator:
-    """A running gcp-storage-emulator and its base URL."""
-
-    url: str
-    server: Any
-
-
-@dataclass
-class Backend:
-    """An adapter under test and an HTTP client that can reach the URLs it mints."""
-
-    name: str
-    storage: Storage
-    http: httpx.AsyncClient
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.fixtures.gcs import PRIVATE_BUCKET, PUBLIC_BUCKET, Backend, Emulator, free_port, gcs_settings
 
 
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[Emulator]:
     """gcp-storage-emulator in this process (in memory) with a private and a public bucket."""
-    port = _free_port()
+    port = free_port()
     server = create_server("127.0.0.1", port, in_memory=True, default_bucket=PRIVATE_BUCKET)
     server.start()
     try:
@@ -82,20 +52,6 @@ def service_account_json() -> str:
             "token_uri": "https://oauth2.googleapis.com/token",
         }
     )
-
-
-def gcs_settings(emulator: Emulator, **overrides: Any) -> Settings:
-    """Settings selecting the gcs adapter on the emulator."""
-    values: dict[str, Any] = {
-        "app_env": "test",
-        "storage_adapter": "gcs",
-        "gcp_project_id": "pf-test",
-        "gcs_bucket_name": PRIVATE_BUCKET,
-        "gcs_public_bucket_name": PUBLIC_BUCKET,
-        "storage_emulator_host": emulator.url,
-    }
-    values.update(overrides)
-    return Settings(**values)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from packfinderz.kit.storage.base import InvalidStorageKey, ObjectInfo, ObjectNotFound
-from tests.storage.conftest import Backend
+from tests.fixtures.gcs import Backend
 
 
 def make_key(kind: str = "license_doc", ext: str | None = "pdf") -> str:

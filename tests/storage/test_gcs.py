@@ -14,7 +14,7 @@ from packfinderz.config import Settings
 from packfinderz.kit.storage import create_storage
 from packfinderz.kit.storage.base import StorageUnavailable
 from packfinderz.kit.storage.gcs import GcsStorage
-from tests.storage.conftest import PRIVATE_BUCKET, PUBLIC_BUCKET, Emulator, gcs_settings
+from tests.fixtures.gcs import PRIVATE_BUCKET, PUBLIC_BUCKET, Emulator, gcs_settings
 from tests.storage.test_contract import make_key
 
 
