@@ -94,7 +94,7 @@ class DrillConfig:
     apis: int = 2
     api_workers: int = 2
     workers: int = 2
-    rate: float = 20.0
+    rate: float = 8.0
     baseline_seconds: float = 10.0
     recovery_seconds: float = 10.0
     pressure_seconds: float = 4.0
@@ -118,7 +118,7 @@ class DrillConfig:
             apis=int(env("DRILL_APIS", "2")),
             api_workers=int(env("DRILL_API_WORKERS", "2")),
             workers=int(env("DRILL_WORKERS", "2")),
-            rate=float(env("DRILL_RATE", "20")),
+            rate=float(env("DRILL_RATE", "8")),
             baseline_seconds=float(env("DRILL_BASELINE_SECONDS", "10")),
             recovery_seconds=float(env("DRILL_RECOVERY_SECONDS", "10")),
             pressure_seconds=float(env("DRILL_PRESSURE_SECONDS", "4")),
@@ -236,10 +236,16 @@ class RedisServer:
     def url(self) -> str:
         return self.embedded.url()
 
-    def restart(self) -> tuple[float, float]:
+    async def restart(self) -> tuple[float, float]:
+        """SHUTDOWN SAVE (a managed Redis keeps its data across maintenance), then start again."""
+        client = Redis.from_url(self.url())
         began = time.monotonic()
-        self.embedded.stop()  # SIGTERM: the dump is saved, then it exits
-        self.embedded = embedded.start_redis(self.folder, persist=True)
+        with contextlib.suppress(Exception):
+            await client.shutdown(save=True)
+        with contextlib.suppress(Exception):
+            await client.aclose()
+        await asyncio.to_thread(self.embedded.process.wait, 30)
+        self.embedded = await asyncio.to_thread(embedded.start_redis, self.folder, persist=True)
         return began, time.monotonic()
 
 
@@ -301,26 +307,40 @@ async def http(
 
 
 class Balancer:
-    """Round robin over the apis whose /health/ready answered 200 at the last poll (every 0.2 s)."""
+    """Round robin over the apis whose /health/ready answered 200 at the last poll (every 0.2 s).
+
+    A poll that times out (a busy process) keeps the api's previous state; 503 takes it out of rotation
+    (draining, or a dependency down); a refused connection marks it down.
+    """
 
     def __init__(self, ports: list[int]) -> None:
         self.ports = ports
         self.ready: set[int] = set()
+        self.down: set[int] = set()
         self.turn = 0
 
     async def poll(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             answers = await asyncio.gather(
-                *(http(p, "GET", "/health/ready", timeout=1.0) for p in self.ports)
+                *(http(p, "GET", "/health/ready", timeout=3.0) for p in self.ports)
             )
-            self.ready = {p for p, a in zip(self.ports, answers, strict=True) if a.status == 200}
+            for port, answer in zip(self.ports, answers, strict=True):
+                if answer.status == 200:
+                    self.ready.add(port)
+                    self.down.discard(port)
+                elif answer.status == 0:
+                    self.ready.discard(port)
+                    self.down.add(port)
+                elif answer.status > 0:
+                    self.ready.discard(port)
+                    self.down.discard(port)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.2)
 
     def pick(self) -> int:
         # With none ready (Postgres or Redis down: every api says so), requests still go out and the
         # apis answer them 503 themselves, which is what the drill measures.
-        pool = sorted(self.ready) or self.ports
+        pool = sorted(self.ready) or [p for p in self.ports if p not in self.down] or self.ports
         self.turn += 1
         return pool[self.turn % len(pool)]
 
@@ -567,7 +587,6 @@ class Drill:
                 "PACKFINDERZ_ARGON_MEMORY_KB": "8192",
                 "PACKFINDERZ_ARGON_TIME": "1",
                 "PACKFINDERZ_JWT_EXPIRATION_MINUTES": "240",
-                "PACKFINDERZ_DB_POOL_SIZE": "5",
                 "PACKFINDERZ_SHUTDOWN_DRAIN_SECONDS": str(self.config.drain_seconds),
                 # short enough that a message held by a killed worker is redelivered during the drill
                 "PACKFINDERZ_EVENTS_REDELIVERY_IDLE": "5",
@@ -712,7 +731,7 @@ class Drill:
             began, ended = await asyncio.to_thread(postgres.restart)
             self.windows[name] = (began, ended)
         elif name == "redis_restart":
-            began, ended = await asyncio.to_thread(redis.restart)
+            began, ended = await redis.restart()
             self.windows[name] = (began, ended)
         elif name == "redis_maxmemory":
             client = Redis.from_url(redis.url(), decode_responses=True)
@@ -744,6 +763,10 @@ class Drill:
             "p95_ms": round(percentile(durations, 0.95), 1),
             "p99_ms": round(percentile(durations, 0.99), 1),
             "longest_failure_window_seconds": round(longest_failure_window(samples), 2),
+            # failures per 5 s from the phase start: where in the phase they happened
+            "failures_timeline_5s": dict(
+                sorted(Counter(int((s.ended - started) // 5) * 5 for s in failures).items())
+            ),
         }
         missed: list[str] = []
         if phase in ZERO_FAILURE_FAULTS and failures:
@@ -885,7 +908,6 @@ class Drill:
             "soak": soak,
             "restarts": {c.name: c.starts - 1 for c in [*self.apis, *self.workers]},
             "targets_missed": missed,
-            "ok": not missed,
         }
 
     # -- the ledger of truth --
@@ -1054,9 +1076,8 @@ async def run_drill(config: DrillConfig) -> dict[str, Any]:
 
 def main() -> None:
     figures = asyncio.run(run_drill(DrillConfig.from_env()))
-    report("drill", figures)
-    if not figures["ok"]:
-        sys.exit(1)
+    # exits 1 when a target is missed
+    report("drill", figures, {"targets_missed": len(figures["targets_missed"])})
 
 
 if __name__ == "__main__":

@@ -183,12 +183,12 @@ async def test_sigterm_turns_readiness_503_first_and_keeps_serving_while_drainin
     )
     (tmp_path / "prom").mkdir()
     api = spawn(["--host", "127.0.0.1"], env, program=str(ROOT / "bin" / "api"))
-    await api.wait_for_event("api.ready")
+    await api.wait_for_event("api.ready", timeout=180)  # generous: the machine may be loaded
     await api.wait_for_line(lambda line: f"Listening at: http://127.0.0.1:{port}" in line)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
         assert (await http.get("/health/ready")).status_code == 200
         api.signal(signal.SIGTERM)
-        await api.wait_for_event("api.draining")
+        await api.wait_for_event("api.draining", timeout=30)
         ready = await http.get("/health/ready")
         assert ready.status_code == 503
         error = ready.json()["error"]
