@@ -230,7 +230,7 @@ async def test_a_consumer_killed_mid_message_is_handled_on_the_next_redelivery_n
     """Issue #20: the `processing` guard of a killed consumer is a lease that runs out before the
     transport redelivers, so the redelivery is handled (it used to be held for 300 s and nacked until
     its deliveries ran out, then dead-lettered)."""
-    settings = fast_settings.model_copy(update={"events_redelivery_idle": 1.0, "events_max_deliveries": 2})
+    settings = fast_settings.model_copy(update={"events_redelivery_idle": 3.0, "events_max_deliveries": 2})
     transport = create_transport(settings, topics=TOPICS)
     try:
         store_id = await insert_store(db, "Killed Co")
@@ -244,7 +244,7 @@ async def test_a_consumer_killed_mid_message_is_handled_on_the_next_redelivery_n
 
         env = worker_env(
             settings,
-            PACKFINDERZ_EVENTS_REDELIVERY_IDLE="1",
+            PACKFINDERZ_EVENTS_REDELIVERY_IDLE="3",
             PACKFINDERZ_EVENTS_MAX_DELIVERIES="2",
             PACKFINDERZ_LOG_LEVEL="warning",
         )
@@ -290,7 +290,7 @@ async def test_a_live_claim_is_renewed_while_its_handler_runs(
     fast_settings: Settings, db: Database, redis: Redis
 ) -> None:
     """A handler slower than the lease keeps its claim: another delivery meanwhile is nacked, not run."""
-    settings = fast_settings.model_copy(update={"events_redelivery_idle": 1.0})
+    settings = fast_settings.model_copy(update={"events_redelivery_idle": 3.0})
     release = asyncio.Event()
     started = asyncio.Event()
     consumer = load_consumers()["notifications"]

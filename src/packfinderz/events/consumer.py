@@ -51,7 +51,7 @@ CONSUMER_HANDLE_SECONDS = Histogram(
 )
 
 # The `processing` lease: half the redelivery interval, within these bounds (seconds).
-GUARD_LEASE_MIN_SECONDS = 0.5
+GUARD_LEASE_MIN_SECONDS = 1.0
 GUARD_LEASE_MAX_SECONDS = 300.0
 HANDLE_TIMEOUT_SECONDS = 60.0
 RESUBSCRIBE_MAX_SECONDS = 10.0
