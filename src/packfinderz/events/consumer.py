@@ -246,6 +246,11 @@ class ConsumerRunner:
         self.processing_ttl = processing_ttl if processing_ttl is not None else guard_lease_seconds(settings)
         self.done_ttl = max(int(settings.eventing_idempotency_ttl), 1)
         self.max_deliveries = max(settings.events_max_deliveries, 1)
+        # A hung handler (a connection stuck across a database or Redis restart) is cancelled and its
+        # claim released well before the transport's deliveries run out, so the event is handled by a
+        # later delivery instead of being dead-lettered behind a claim its own owner keeps renewing.
+        budget = settings.events_redelivery_idle * (self.max_deliveries - 1) / 2
+        self.handle_timeout = min(HANDLE_TIMEOUT_SECONDS, max(budget, 1.0))
         self.concurrency = max(settings.consumer_concurrency, 1)
         self.record_error = record_error
         self.handled_since_beat: Tally[str] = Tally()
@@ -368,8 +373,8 @@ class ConsumerRunner:
             return "retry"
         renewer = asyncio.create_task(self._renew_claim(key, claim, lease_ms))
         try:
-            async with self.db.transaction() as session:
-                await asyncio.wait_for(consumer.handler(session, event, self.deps), HANDLE_TIMEOUT_SECONDS)
+            async with asyncio.timeout(self.handle_timeout), self.db.transaction() as session:
+                await consumer.handler(session, event, self.deps)
         except PermanentError as exc:
             await self._stop_renewing(renewer)
             await self._mark_done(key, fields)
