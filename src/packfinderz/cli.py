@@ -6,6 +6,7 @@ import asyncio
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
+from pydantic import ValidationError
 
 from packfinderz import __version__
 from packfinderz.auth.cli import users_app
@@ -145,19 +147,41 @@ def _run_db_command(action: str, fn: object) -> None:
     try:
         fn()
     except (OSError, TimeoutError) as exc:
-        typer.echo(f"migrate {action}: database unreachable ({type(exc).__name__})", err=True)
+        typer.echo(f"migrate {action}: {_unreachable(exc)}", err=True)
         raise typer.Exit(EXIT_UNREACHABLE) from None
     except migrations.MigrationError as exc:
         typer.echo(f"migrate {action}: {exc}", err=True)
         raise typer.Exit(1) from None
     except Exception as exc:
         if _is_connection_error(exc):
-            typer.echo(f"migrate {action}: database unreachable ({type(exc).__name__})", err=True)
+            typer.echo(f"migrate {action}: {_unreachable(exc)}", err=True)
             raise typer.Exit(EXIT_UNREACHABLE) from None
         typer.echo(
             f"migrate {action}: failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}", err=True
         )
         raise typer.Exit(1) from None
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    found: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in found):
+        found.append(current)
+        current = current.__cause__ or current.__context__
+    return found
+
+
+def _unreachable(exc: BaseException) -> str:
+    """The one line for a database that cannot be reached, naming the cause and fix when it is TLS."""
+    if any("rejected SSL upgrade" in str(link) for link in _chain(exc)):
+        # asyncpg's words when the URL requires TLS (prod adds sslmode=require to a URL without one)
+        # and the server does not offer it.
+        return (
+            "database unreachable: the server does not accept TLS but the URL requires it "
+            "(APP_ENV=prod adds sslmode=require when DATABASE_URL names no sslmode); "
+            "for a server without TLS add ?sslmode=disable to DATABASE_URL"
+        )
+    return f"database unreachable ({type(exc).__name__})"
 
 
 def _is_connection_error(exc: BaseException) -> bool:
@@ -364,9 +388,32 @@ def _raise_keyboard_interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def dev_port(option: int | None) -> int:
+    """The api port of `dev`: --port, else the configured one (PORT wins over PACKFINDERZ_APP_PORT)."""
+    if option is not None:
+        return option
+    try:
+        return Settings().app_port
+    except ValidationError:  # a bad PORT: the settings check below names it with the other variables
+        return 8080
+
+
+def port_in_use(port: int) -> str | None:
+    """Why the api could not listen on the port (it binds every interface), or None when it can."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("0.0.0.0", port))
+        except OSError as exc:
+            return exc.strerror or type(exc).__name__
+    return None
+
+
 @app.command()
 def dev(
-    port: Annotated[int, typer.Option(help="API port.")] = 8080,
+    port: Annotated[
+        int | None,
+        typer.Option(help="API port [default: the configured port: PORT, else APP_PORT, else 8080]."),
+    ] = None,
     seed: Annotated[bool, typer.Option(help="Seed the demo marketplace on first start.")] = True,
 ) -> None:
     """Run api + worker for development; start embedded Postgres and Redis when no URLs are set."""
@@ -375,6 +422,13 @@ def dev(
     os.environ.setdefault("PACKFINDERZ_APP_ENV", "dev")
     os.environ.setdefault("PACKFINDERZ_AUTO_MIGRATE", "true")
     os.environ.setdefault("PACKFINDERZ_LOG_FORMAT", "console")
+    port = dev_port(port)
+    busy = port_in_use(port)
+    if busy is not None:
+        typer.echo(
+            f"dev: port {port} is already in use ({busy}); free it or run with PORT=<another port>", err=True
+        )
+        raise typer.Exit(1)
     os.environ["PORT"] = str(port)
     # Ctrl-C and SIGTERM (timeout, process managers) both end in the cleanup below, also when started
     # in the background, where SIGINT arrives ignored.

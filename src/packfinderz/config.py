@@ -480,7 +480,14 @@ def unknown_prefixed_variables(environ: dict[str, str] | None = None) -> list[st
     """PACKFINDERZ_* variables no setting reads (logged as a warning at startup)."""
     environ = dict(os.environ) if environ is None else environ
     known = {name.upper() for name in env_var_names()}
-    ignored = {"PACKFINDERZ_TEST_DB_DSN", "PACKFINDERZ_TEST_REDIS_URL"}
+    # Read by the test suite and CI, never by the app.
+    ignored = {
+        "PACKFINDERZ_TEST_DB_DSN",
+        "PACKFINDERZ_TEST_REDIS_URL",
+        "PACKFINDERZ_TEST_NAMESPACE",
+        "PACKFINDERZ_TEST_PUBSUB_EMULATOR",
+        "PACKFINDERZ_REQUIRE_PUBSUB_EMULATOR",
+    }
     return sorted(
         key for key in environ if key.upper().startswith(ENV_PREFIX) and key.upper() not in known | ignored
     )

@@ -88,7 +88,7 @@ async def test_whole_flow_approve_then_reject_and_the_store_follows(
     first = await submit_license(client, buyer)
     second = await submit_license(client, buyer)
 
-    queue = await client.get("/api/admin/v1/licenses?status=pending", headers=admin)
+    queue = await client.get("/api/admin/v1/licenses?status=pending&sort=oldest", headers=admin)
     assert queue.status_code == 200, queue.text
     page = queue.json()["data"]
     assert [item["id"] for item in page["items"]] == [first["id"], second["id"]]  # oldest first
@@ -353,3 +353,34 @@ async def test_admin_filters(
     assert len(await ids("")) == 2
     for bad in ("?issuing_state=tx", "?type=x", "?store_id=1", "?status=x"):
         assert (await client.get(f"/api/admin/v1/licenses{bad}", headers=admin)).status_code == 400
+
+
+async def test_admin_license_list_is_newest_first_and_the_queue_oldest_first_on_request(
+    client: httpx.AsyncClient, buyer: Account, vendor: Account, admin: dict[str, str]
+) -> None:
+    first = await submit_license(client, buyer)
+    second = await submit_license(client, vendor)
+    third = await submit_license(client, buyer)
+    newest = ["third", "second", "first"]
+    ids = {first["id"]: "first", second["id"]: "second", third["id"]: "third"}
+
+    async def order(query: str) -> list[str]:
+        names: list[str] = []
+        cursor: str | None = None
+        while True:  # two pages of 2: the cursor keeps the order across pages
+            params = f"{query}&limit=2" + (f"&cursor={cursor}" if cursor else "")
+            answer = await client.get(f"/api/admin/v1/licenses?{params}", headers=admin)
+            assert answer.status_code == 200, answer.text
+            page = answer.json()["data"]
+            assert page["total"] == 3
+            names += [ids[item["id"]] for item in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return names
+
+    assert await order("status=pending") == newest  # identity.md §1.4: lists are newest first
+    assert await order("status=pending&sort=newest") == newest
+    assert await order("status=pending&sort=oldest") == newest[::-1]  # the review queue, on request
+    wrong = await client.get("/api/admin/v1/licenses?sort=sideways", headers=admin)
+    assert wrong.status_code in (400, 422)
+    assert wrong.json()["error"]["code"] == "VALIDATION_ERROR"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
-from collections.abc import Callable
+import socket
+import threading
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -363,3 +366,50 @@ def test_unknown_command_prints_usage() -> None:
     assert code == 2
     assert "Usage: packfinderz migrate" in out + err
     assert "No such command 'frobnicate'" in out + err
+
+
+@pytest.fixture
+def server_without_tls() -> Iterator[int]:
+    """A TCP listener answering PostgreSQL's SSLRequest with 'N' (no TLS here), as a plain server does."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                connection.settimeout(5)
+                with contextlib.suppress(OSError):
+                    connection.recv(8)  # the 8-byte SSLRequest
+                    connection.sendall(b"N")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+
+
+def test_prod_url_without_sslmode_against_a_server_without_tls_names_cause_and_fix(
+    project: Path, server_without_tls: int
+) -> None:
+    env = child_env(
+        PACKFINDERZ_APP_ENV="prod", DATABASE_URL=f"postgres://pf@127.0.0.1:{server_without_tls}/pf"
+    )
+    done = run(["migrate", "up"], env, cwd=project)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    [line] = done.stderr.splitlines()
+    assert line.startswith("migrate up: database unreachable: the server does not accept TLS")
+    assert "sslmode=require" in line  # the cause
+    assert "?sslmode=disable" in line  # the fix
+    assert "Traceback" not in done.stderr

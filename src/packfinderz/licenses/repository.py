@@ -6,9 +6,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from packfinderz.kit.pagination import PageParams, after_cursor_asc, after_cursor_desc, build_page
@@ -25,6 +25,7 @@ class AdminLicenseFilters:
     store_id: uuid.UUID | None = None
     issuing_state: str | None = None
     type: str | None = None
+    sort: Literal["newest", "oldest"] = "newest"  # identity.md §1.4; the review queue asks for oldest
 
 
 async def insert_license(session: AsyncSession, **values: Any) -> License:
@@ -102,7 +103,8 @@ async def store_licenses_page(
 async def admin_licenses_page(
     session: AsyncSession, filters: AdminLicenseFilters, page: PageParams
 ) -> tuple[list[tuple[License, Store]], str | None, int]:
-    """Licenses of every store, oldest first (the review queue), with their stores and the total."""
+    """Licenses of every store, newest first (`sort=oldest`: the review queue's order), with their stores
+    and the total."""
     conditions = []
     for column, value in (
         (License.status, filters.status),
@@ -114,10 +116,15 @@ async def admin_licenses_page(
             conditions.append(column == value)
     total = int(await session.scalar(select(func.count()).select_from(License).where(*conditions)) or 0)
     query = select(License, Store).join(Store, Store.id == License.store_id).where(*conditions)
-    after = after_cursor_asc(License.created_at, License.id, page.cursor)
+    if filters.sort == "oldest":
+        after = after_cursor_asc(License.created_at, License.id, page.cursor)
+        order: tuple[ColumnElement[Any], ...] = (License.created_at.asc(), License.id.asc())
+    else:
+        after = after_cursor_desc(License.created_at, License.id, page.cursor)
+        order = (License.created_at.desc(), License.id.desc())
     if after is not None:
         query = query.where(after)
-    query = query.order_by(License.created_at, License.id).limit(page.limit + 1)
+    query = query.order_by(*order).limit(page.limit + 1)
     rows = [(license_, store) for license_, store in (await session.execute(query)).all()]
     items, cursor = build_page([license_ for license_, _ in rows], page.limit)
     return rows[: len(items)], cursor, total

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 
@@ -89,7 +89,7 @@ async def delete_license(
 @admin_router.get(
     "",
     response_model=PageEnvelope[AdminLicenseDTO],
-    summary="Licenses of every store, oldest first (`status=pending` is the review queue), with total",
+    summary="Licenses of every store, newest first (`sort=oldest` for the review queue), with total",
     responses=error_responses(400, 401, 403),
 )
 async def admin_list(
@@ -102,8 +102,15 @@ async def admin_list(
     store_id: uuid.UUID | None = None,
     issuing_state: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
     type: LicenseType | None = None,
+    sort: Annotated[
+        Literal["newest", "oldest"],
+        Query(description="`newest` first (the default for lists), or `oldest` first: the review queue."),
+    ] = "newest",
 ) -> dict[str, Any]:
-    filters = AdminLicenseFilters(status=status, store_id=store_id, issuing_state=issuing_state, type=type)
+    """With `status=pending&sort=oldest` this is the review queue, the longest-waiting license first."""
+    filters = AdminLicenseFilters(
+        status=status, store_id=store_id, issuing_state=issuing_state, type=type, sort=sort
+    )
     items, cursor, total = await service.admin_list(session, files, filters, page)
     return {"data": {"items": items, "next_cursor": cursor, "total": total}}
 

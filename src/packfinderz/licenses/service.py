@@ -196,7 +196,8 @@ def _admin_dto(license_: License, store: Store, document_url: str | None) -> Adm
 async def admin_list(
     session: AsyncSession, files: Files, filters: AdminLicenseFilters, page: PageParams
 ) -> tuple[list[AdminLicenseDTO], str | None, int]:
-    """The review queue (oldest first) with stores, document URLs and the filtered total."""
+    """Licenses (newest first, or oldest first for the review queue) with stores, document URLs and the
+    filtered total."""
     rows, cursor, total = await repository.admin_licenses_page(session, filters, page)
     documents = await repository.document_keys(session, [lic.media_id for lic, _ in rows])
     items = [
