@@ -290,7 +290,8 @@ async def test_a_live_claim_is_renewed_while_its_handler_runs(
     fast_settings: Settings, db: Database, redis: Redis
 ) -> None:
     """A handler slower than the lease keeps its claim: another delivery meanwhile is nacked, not run."""
-    settings = fast_settings.model_copy(update={"events_redelivery_idle": 3.0})
+    # 10 deliveries: the handling deadline (3 s x 9 / 2) is longer than the test's slow handler
+    settings = fast_settings.model_copy(update={"events_redelivery_idle": 3.0, "events_max_deliveries": 10})
     release = asyncio.Event()
     started = asyncio.Event()
     consumer = load_consumers()["notifications"]
