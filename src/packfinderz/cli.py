@@ -96,7 +96,7 @@ def _exec_gunicorn(settings: Settings, host: str) -> NoReturn:
         "--workers",
         str(workers),
         "--worker-class",
-        "uvicorn_worker.UvicornWorker",
+        "packfinderz.kit.gunicorn_worker.DrainingUvicornWorker",
         "--graceful-timeout",
         "25",
         "--timeout",

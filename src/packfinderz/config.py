@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     web_concurrency: int = Field(
         2, validation_alias=_env("WEB_CONCURRENCY"), description="Number of api worker processes."
     )
+    shutdown_drain_seconds: Duration = Field(
+        5.0,
+        description="After SIGTERM the api serves this long with readiness 503 before it stops accepting.",
+    )
     dyno: str = Field(
         default_factory=socket.gethostname,
         validation_alias=_env("DYNO"),

@@ -1,14 +1,17 @@
 """A consumers process that SIGKILLs itself at a chosen point, for the crash tests (crash injection).
 
-Usage: python -m tests.events.crashing_consumer before-guard|before-ack
+Usage: python -m tests.events.crashing_consumer before-guard|before-ack|mid-handler
 - before-guard: the handler's transaction committed, the guard is still `processing`, nothing acked.
 - before-ack: the guard says `done`, the message is not acked.
-Settings come from the environment like any worker; the `processing` guard expires after 1 s.
+- mid-handler: killed inside the handler (nothing committed), with the production `processing` lease.
+Settings come from the environment like any worker; in the first two modes the `processing` guard
+expires after 1 s.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import sys
@@ -27,17 +30,27 @@ def crash(*_: Any, **__: Any) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+async def crashing_handler(*_: Any) -> None:
+    await asyncio.sleep(0.2)  # the lease has been renewed at least once by now when it is short
+    crash()
+
+
 async def main(mode: str) -> None:
     settings = load_settings({"db", "app"})
+    consumer = load_consumers()["notifications"]
+    if mode == "mid-handler":
+        consumer = dataclasses.replace(consumer, handler=crashing_handler)
     runner = ConsumerRunner(
         settings,
         create_database(settings),
         create_redis(settings),
         create_transport(settings, topics=TOPICS),
-        [load_consumers()["notifications"]],
-        processing_ttl=1,
+        [consumer],
+        processing_ttl=None if mode == "mid-handler" else 1,
     )
-    if mode == "before-guard":
+    if mode == "mid-handler":
+        pass
+    elif mode == "before-guard":
         runner._mark_done = crash  # type: ignore[method-assign,assignment]
     else:
         RedisStreamMessage.ack = crash  # type: ignore[method-assign,assignment]

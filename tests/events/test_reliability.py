@@ -222,3 +222,125 @@ def _guard_gone(redis: Redis, key: str) -> Callable[[], Awaitable[bool]]:
         return not await redis.exists(key)
 
     return check
+
+
+async def test_a_consumer_killed_mid_message_is_handled_on_the_next_redelivery_not_dead_lettered(
+    fast_settings: Settings, db: Database, redis: Redis
+) -> None:
+    """Issue #20: the `processing` guard of a killed consumer is a lease that runs out before the
+    transport redelivers, so the redelivery is handled (it used to be held for 300 s and nacked until
+    its deliveries ran out, then dead-lettered)."""
+    settings = fast_settings.model_copy(update={"events_redelivery_idle": 3.0, "events_max_deliveries": 2})
+    transport = create_transport(settings, topics=TOPICS)
+    try:
+        store_id = await insert_store(db, "Killed Co")
+        license_id = await insert_license(db, store_id)
+        async with db.transaction() as session:
+            await emit(
+                session, LicenseStatusChanged(license_id=license_id, store_id=store_id, status="pending")
+            )
+        await Relay(settings, db, transport).publish_batch()
+        event_id = uuid.UUID((await stream_entries(redis, stream_key("notifications")))[0]["event_id"])
+
+        env = worker_env(
+            settings,
+            PACKFINDERZ_EVENTS_REDELIVERY_IDLE="3",
+            PACKFINDERZ_EVENTS_MAX_DELIVERIES="2",
+            PACKFINDERZ_LOG_LEVEL="warning",
+        )
+        crashed = subprocess.run(
+            [sys.executable, "-m", "tests.events.crashing_consumer", "mid-handler"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert crashed.returncode == -signal.SIGKILL, crashed.stdout + crashed.stderr
+        # killed inside the handler: nothing committed, the message pending, the claim its own
+        assert await scalar(db, "SELECT count(*) FROM notifications") == 0
+        assert (await redis.xpending(stream_key("notifications"), "notifications"))["pending"] == 1
+        claim = await redis.get(guard_key("notifications", event_id))
+        assert claim is None or str(claim).startswith("processing:")
+
+        consumer = load_consumers()["notifications"]
+        runner = ConsumerRunner(settings, db, redis, transport, [consumer])
+        outcomes: list[str] = []
+
+        async def redeliver() -> None:
+            stop = asyncio.Event()
+            async for message in transport.subscribe(Subscription("notifications", "notifications"), stop):
+                outcomes.append(await runner.process(consumer, message))
+                stop.set()
+                return
+
+        await asyncio.wait_for(redeliver(), 30)
+        # the very next delivery (the second and last one allowed) is handled, not nacked
+        assert outcomes == ["ok"]
+        assert await redis.get(guard_key("notifications", event_id)) == "done"
+        assert await redis.xlen("pf:events:dead:notifications") == 0
+        assert (await redis.xpending(stream_key("notifications"), "notifications"))["pending"] == 0
+        assert await scalar(db, "SELECT count(*) FROM notifications") == 1
+    finally:
+        await transport.close()
+
+
+async def test_a_live_claim_is_renewed_while_its_handler_runs(
+    fast_settings: Settings, db: Database, redis: Redis
+) -> None:
+    """A handler slower than the lease keeps its claim: another delivery meanwhile is nacked, not run."""
+    # 10 deliveries: the handling deadline (3 s x 9 / 2) is longer than the test's slow handler
+    settings = fast_settings.model_copy(update={"events_redelivery_idle": 3.0, "events_max_deliveries": 10})
+    release = asyncio.Event()
+    started = asyncio.Event()
+    consumer = load_consumers()["notifications"]
+
+    async def slow(session: Any, event: Any, deps: Any) -> None:
+        started.set()
+        await asyncio.wait_for(release.wait(), 30)
+        await consumer.handler(session, event, deps)
+
+    import dataclasses
+
+    slow_consumer = dataclasses.replace(consumer, handler=slow)
+    transport = create_transport(settings, topics=TOPICS)
+    try:
+        store_id = await insert_store(db, "Slow Co")
+        license_id = await insert_license(db, store_id)
+        async with db.transaction() as session:
+            await emit(
+                session, LicenseStatusChanged(license_id=license_id, store_id=store_id, status="pending")
+            )
+        await Relay(settings, db, transport).publish_batch()
+        [entry] = await stream_entries(redis, stream_key("notifications"))
+        event_id = entry["event_id"]
+        runner = ConsumerRunner(settings, db, redis, transport, [slow_consumer])
+        await runner.setup()
+        messages: list[Any] = []
+
+        async def take(count: int) -> None:
+            stop = asyncio.Event()
+            async for message in transport.subscribe(Subscription("notifications", "notifications"), stop):
+                messages.append(message)
+                if len(messages) >= count:
+                    stop.set()
+                    return
+
+        await asyncio.wait_for(take(1), 30)
+        first = asyncio.create_task(runner.process(slow_consumer, messages[0]))
+        await asyncio.wait_for(started.wait(), 30)
+        # three lease lengths later the claim still belongs to the running delivery
+        for _ in range(3):
+            await asyncio.sleep(settings.events_redelivery_idle / 2)
+            claim = await redis.get(guard_key("notifications", event_id))
+            assert claim is not None
+            assert str(claim).startswith("processing:")
+        second = await runner.process(slow_consumer, messages[0])  # the broker hands it out again
+        assert second == "retry"
+        release.set()
+        assert await asyncio.wait_for(first, 30) == "ok"
+        assert await redis.get(guard_key("notifications", event_id)) == "done"
+        assert await scalar(db, "SELECT count(*) FROM notifications") == 1
+    finally:
+        await transport.close()

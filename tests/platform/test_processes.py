@@ -160,3 +160,44 @@ def test_python_version_file_satisfies_requires_python() -> None:
     required = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     assert required == ">=3.11"
     assert tuple(int(part) for part in pinned.split(".")[:2]) >= (3, 11)
+
+
+async def test_sigterm_turns_readiness_503_first_and_keeps_serving_while_draining(
+    settings: Settings, spawn: Spawn, tmp_path: Path
+) -> None:
+    """Issue #20: a deploy's SIGTERM takes the api out of rotation (readiness 503) before it stops
+    accepting, and requests arriving meanwhile are still served; then it exits 0."""
+    assert settings.db_dsn is not None
+    assert settings.redis_url is not None
+    port = free_port()
+    env = child_env(
+        PACKFINDERZ_APP_ENV="prod",
+        PACKFINDERZ_DB_DSN=settings.db_dsn.get_secret_value(),
+        PACKFINDERZ_REDIS_URL=settings.redis_url.get_secret_value(),
+        PACKFINDERZ_STORAGE_LOCAL_DIR=str(tmp_path / "storage"),
+        PACKFINDERZ_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
+        PACKFINDERZ_SHUTDOWN_DRAIN_SECONDS="4",
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prom"),
+        PORT=str(port),
+        WEB_CONCURRENCY="1",
+        **PROD_SECRETS,
+    )
+    (tmp_path / "prom").mkdir()
+    api = spawn(["--host", "127.0.0.1"], env, program=str(ROOT / "bin" / "api"))
+    await api.wait_for_event("api.ready", timeout=180)  # generous: the machine may be loaded
+    await api.wait_for_line(lambda line: f"Listening at: http://127.0.0.1:{port}" in line)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+        assert (await http.get("/health/ready")).status_code == 200
+        api.signal(signal.SIGTERM)
+        await api.wait_for_event("api.draining", timeout=30)
+        ready = await http.get("/health/ready")
+        assert ready.status_code == 503
+        error = ready.json()["error"]
+        assert error["code"] == "DEPENDENCY_ERROR"
+        assert error["details"]["dependency"] == "shutdown"
+        assert error["details"]["status"] == "draining"
+        # still accepting and serving while out of rotation
+        assert (await http.get("/health/live")).status_code == 200
+        assert api.popen.poll() is None
+    assert await api.wait_exit(timeout=40) == 0
+    assert "Traceback" not in api.output()

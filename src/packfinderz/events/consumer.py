@@ -5,6 +5,11 @@ A consumer declares a name, the topics it reads and the event types it handles, 
 carries the worker's own clients (settings, Redis, storage). The Redis
 guard `pf:evt:processed:<consumer>:<event_id>` makes a redelivered event a no-op once handled;
 handlers are also idempotent in the database, so a crash between commit and guard is harmless.
+
+While a message is handled the guard holds `processing:<token>`, a lease owned by that one delivery:
+its TTL is half the redelivery interval and the handler's process renews it every third of that. A
+process killed mid-message stops renewing, so its claim is gone before the transport redelivers the
+message, and the redelivery is handled instead of being nacked until its deliveries run out.
 """
 
 from __future__ import annotations
@@ -45,7 +50,9 @@ CONSUMER_HANDLE_SECONDS = Histogram(
     "packfinderz_consumer_handle_seconds", "Time spent handling a message", ["consumer"]
 )
 
-GUARD_PROCESSING_TTL_SECONDS = 300
+# The `processing` lease: half the redelivery interval, within these bounds (seconds).
+GUARD_LEASE_MIN_SECONDS = 1.0
+GUARD_LEASE_MAX_SECONDS = 300.0
 HANDLE_TIMEOUT_SECONDS = 60.0
 RESUBSCRIBE_MAX_SECONDS = 10.0
 # Readers end by themselves once stopped; one still running after this long is cancelled.
@@ -62,6 +69,23 @@ CONSUMER_MODULES = (
 def guard_key(consumer: str, event_id: uuid.UUID | str) -> str:
     """The Redis key recording that a consumer handled an event."""
     return f"pf:evt:processed:{consumer}:{event_id}"
+
+
+def guard_lease_seconds(settings: Settings) -> float:
+    """How long a `processing` claim lives without renewal: half the redelivery interval (bounded)."""
+    half = settings.events_redelivery_idle / 2
+    return min(max(half, GUARD_LEASE_MIN_SECONDS), GUARD_LEASE_MAX_SECONDS)
+
+
+# Compare-and-set on the lease token, so a delivery only ever renews or releases its own claim.
+_RENEW_CLAIM = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+_RELEASE_CLAIM = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
 
 
 @dataclass(frozen=True)
@@ -210,7 +234,7 @@ class ConsumerRunner:
         consumers: Iterable[Consumer],
         *,
         storage: Storage | None = None,
-        processing_ttl: int = GUARD_PROCESSING_TTL_SECONDS,
+        processing_ttl: float | None = None,
         record_error: Callable[[str, str], None] | None = None,
     ) -> None:
         self.settings = settings
@@ -219,9 +243,15 @@ class ConsumerRunner:
         self.deps = HandlerDeps(settings, redis, storage if storage is not None else create_storage(settings))
         self.transport = transport
         self.consumers = list(consumers)
-        self.processing_ttl = processing_ttl
+        # The lease of a `processing` claim (seconds); renewed every third of it while handling.
+        self.processing_ttl = processing_ttl if processing_ttl is not None else guard_lease_seconds(settings)
         self.done_ttl = max(int(settings.eventing_idempotency_ttl), 1)
         self.max_deliveries = max(settings.events_max_deliveries, 1)
+        # A hung handler (a connection stuck across a database or Redis restart) is cancelled and its
+        # claim released well before the transport's deliveries run out, so the event is handled by a
+        # later delivery instead of being dead-lettered behind a claim its own owner keeps renewing.
+        budget = settings.events_redelivery_idle * (self.max_deliveries - 1) / 2
+        self.handle_timeout = min(HANDLE_TIMEOUT_SECONDS, max(budget, 1.0))
         self.concurrency = max(settings.consumer_concurrency, 1)
         self.record_error = record_error
         self.handled_since_beat: Tally[str] = Tally()
@@ -325,32 +355,38 @@ class ConsumerRunner:
         self, consumer: Consumer, message: Message, event: Event, fields: dict[str, Any]
     ) -> str:
         key = guard_key(consumer.name, event.event_id)
+        claim = f"processing:{uuid.uuid4().hex}"
+        lease_ms = max(int(self.processing_ttl * 1000), 1)
         try:
-            claimed = await self.redis.set(key, "processing", nx=True, ex=self.processing_ttl)
+            claimed = await self.redis.set(key, claim, nx=True, px=lease_ms)
             if not claimed:
                 state = await self.redis.get(key)
                 if state == "done":
                     await message.ack()
                     return "duplicate"
-                # Being handled by another worker (or a crashed one whose claim has not expired yet).
+                # Being handled by a live delivery elsewhere (a dead one's lease runs out within
+                # half the redelivery interval, so the next redelivery finds the key free).
                 await message.nack()
                 return "retry"
         except Exception as exc:
             await message.nack()
             log.warning("consumer.guard_unavailable", error=type(exc).__name__, **fields)
             return "retry"
+        renewer = asyncio.create_task(self._renew_claim(key, claim, lease_ms))
         try:
-            async with self.db.transaction() as session:
-                await asyncio.wait_for(consumer.handler(session, event, self.deps), HANDLE_TIMEOUT_SECONDS)
+            async with asyncio.timeout(self.handle_timeout), self.db.transaction() as session:
+                await consumer.handler(session, event, self.deps)
         except PermanentError as exc:
+            await self._stop_renewing(renewer)
             await self._mark_done(key, fields)
             await message.ack()
             log.error("consumer.permanent_failure", error=str(exc)[:300], **fields)
             return "dropped"
         except Exception as exc:
+            await self._stop_renewing(renewer)
             error = f"{type(exc).__name__}: {exc}"[:500]
             with contextlib.suppress(Exception):
-                await self.redis.delete(key)
+                await self.redis.eval(_RELEASE_CLAIM, 1, key, claim)
             if self.record_error:
                 self.record_error(f"consumer:{consumer.name}", error)
             if message.delivery_count >= self.max_deliveries:
@@ -361,10 +397,30 @@ class ConsumerRunner:
             await message.nack()
             log.warning("consumer.retry", error=error, **fields)
             return "retry"
+        except BaseException:
+            await self._stop_renewing(renewer)
+            raise
+        await self._stop_renewing(renewer)
         await self._mark_done(key, fields)
         await message.ack()
         self.handled_since_beat[consumer.name] += 1
         return "ok"
+
+    async def _renew_claim(self, key: str, claim: str, lease_ms: int) -> None:
+        """Keep this delivery's `processing` lease alive while its handler runs (every third of it)."""
+        while True:
+            await asyncio.sleep(lease_ms / 3000)
+            try:
+                if not await self.redis.eval(_RENEW_CLAIM, 1, key, claim, lease_ms):
+                    return  # lost (expired while Redis was away, or taken over): nothing left to renew
+            except Exception as exc:
+                # Redis away for a moment: try again next period; the database side stays idempotent.
+                log.warning("consumer.guard_renew_failed", error=type(exc).__name__, key=key)
+
+    @staticmethod
+    async def _stop_renewing(renewer: asyncio.Task[None]) -> None:
+        renewer.cancel()
+        await asyncio.gather(renewer, return_exceptions=True)
 
     async def _mark_done(self, key: str, fields: dict[str, Any]) -> None:
         try:

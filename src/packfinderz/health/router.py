@@ -49,6 +49,11 @@ async def live() -> dict[str, Any]:
 )
 async def ready(request: Request) -> Any:
     readiness: Readiness = request.app.state.readiness
+    if getattr(request.app.state, "draining", False):
+        # SIGTERM received: out of rotation first, while in-flight and late requests are still served.
+        checks = {"shutdown": {"status": "fail", "error": "draining before shutdown"}}
+        error = DependencyError("shutdown", {"status": "draining", "checks": checks})
+        return JSONResponse(error_body(error.code, error.message, error.details), status_code=error.status)
     ok, checks = await readiness.run()
     if ok:
         return {"data": {"status": "ready", "checks": checks}}

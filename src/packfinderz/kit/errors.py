@@ -78,11 +78,66 @@ class RateLimited(AppError):
     code, status, message = "RATE_LIMIT_EXCEEDED", 429, "rate limit exceeded"
 
 
+# What a 503 DEPENDENCY_ERROR tells the client to wait before retrying: a Postgres or Redis restart
+# is over in a few seconds, and a sooner retry would only add load to a recovering server.
+DEPENDENCY_RETRY_AFTER_SECONDS = 2
+
+
 class DependencyError(AppError):
     code, status, message = "DEPENDENCY_ERROR", 503, "dependency unavailable"
 
     def __init__(self, dependency: str, details: dict[str, Any] | None = None) -> None:
-        super().__init__(details={"dependency": dependency, **(details or {})})
+        super().__init__(
+            details={"dependency": dependency, **(details or {})},
+            headers={"Retry-After": str(DEPENDENCY_RETRY_AFTER_SECONDS)},
+        )
+
+
+# SQLSTATE classes that mean "the server or the connection went away", not "the request was wrong":
+# 08 connection exception, 57 operator intervention (admin shutdown, cannot connect now), 53 resources.
+_DEPENDENCY_SQLSTATE_CLASSES = ("08", "57", "53")
+_POSTGRES_CONNECTION_ERRORS = (
+    "CannotConnectNowError",
+    "ConnectionDoesNotExistError",
+    "ConnectionFailureError",
+    "AdminShutdownError",
+    "InterfaceError",
+    "InternalClientError",
+    "ConnectionRejectionError",
+    "TooManyConnectionsError",
+)
+
+
+def dependency_of(exc: BaseException) -> str | None:
+    """The dependency ("postgres" or "redis") whose outage raised `exc` (or caused it), else None.
+
+    A Postgres or Redis restart surfaces as many exception types depending on the moment it hits
+    (refused connect, connection reset mid-query, pool timeout, admin shutdown, Redis OOM under memory
+    pressure); each is an outage of that dependency, answered 503 DEPENDENCY_ERROR, never a 500.
+    """
+    from redis.exceptions import RedisError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, RedisError):
+            return "redis"
+        if isinstance(current, PoolTimeout):
+            return "postgres"
+        if isinstance(current, DBAPIError):
+            sqlstate = _sqlstate(current) or ""
+            if current.connection_invalidated or sqlstate[:2] in _DEPENDENCY_SQLSTATE_CLASSES:
+                return "postgres"
+        module = type(current).__module__
+        if module.startswith("asyncpg") and type(current).__name__ in _POSTGRES_CONNECTION_ERRORS:
+            return "postgres"
+        if isinstance(current, OSError):
+            # refused or reset sockets: Redis errors are wrapped by redis-py, so a bare one is Postgres
+            return "postgres"
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -175,6 +230,19 @@ def install_error_handlers(app: FastAPI) -> None:
         mapped = from_database_error(exc)
         log.warning("request.database_error", error_code=mapped.code, pg_code=_sqlstate(exc))
         return render(mapped)
+
+    from redis.exceptions import RedisError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    async def _dependency(_: Request, exc: Exception) -> JSONResponse:
+        dependency = dependency_of(exc)
+        if dependency is None:
+            raise exc  # not an outage: the last-resort 500 renderer logs it with its stack
+        log.warning("request.dependency_unavailable", dependency=dependency, error=type(exc).__name__)
+        return render(DependencyError(dependency))
+
+    for kind in (RedisError, PoolTimeout, OSError):
+        app.add_exception_handler(kind, _dependency)
 
 
 def _sqlstate(exc: DBAPIError) -> str | None:

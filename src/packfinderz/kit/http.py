@@ -15,7 +15,7 @@ import structlog
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from packfinderz.kit.errors import error_body
+from packfinderz.kit.errors import DependencyError, dependency_of, error_body
 
 log = structlog.get_logger("http")
 
@@ -133,17 +133,27 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         except Exception as exc:
-            log.error("request.unhandled_exception", method=method, path=path, exc_info=exc)
-            if not status_holder["sent"]:
+            # An outage of Postgres or Redis raised outside a route (a middleware, a dependency's
+            # teardown, the commit) is still a 503 DEPENDENCY_ERROR with Retry-After, not a bug.
+            dependency = dependency_of(exc)
+            status, headers = 500, [(b"content-type", b"application/json")]
+            if dependency is None:
+                log.error("request.unhandled_exception", method=method, path=path, exc_info=exc)
                 body = json.dumps(error_body("INTERNAL_ERROR", "internal server error")).encode()
+            else:
+                log.warning("request.dependency_unavailable", dependency=dependency, error=type(exc).__name__)
+                error = DependencyError(dependency)
+                status, body = (
+                    error.status,
+                    json.dumps(error_body(error.code, error.message, error.details)).encode(),
+                )
+                headers += [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
+            if not status_holder["sent"]:
                 await send_wrapper(
                     {
                         "type": "http.response.start",
-                        "status": 500,
-                        "headers": [
-                            (b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                        ],
+                        "status": status,
+                        "headers": [*headers, (b"content-length", str(len(body)).encode())],
                     }
                 )
                 await send_wrapper({"type": "http.response.body", "body": body})
