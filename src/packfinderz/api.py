@@ -24,8 +24,8 @@ from packfinderz.billing.router import (
 from packfinderz.cart.router import router as cart_router
 from packfinderz.catalog.router import router as catalog_router
 from packfinderz.checkout.router import router as checkout_router
-from packfinderz.customers.router import router as customers_router
 from packfinderz.console.router import install_console
+from packfinderz.customers.router import router as customers_router
 from packfinderz.delivery.router import admin_router as admin_delivery_router
 from packfinderz.delivery.router import router as delivery_router
 from packfinderz.health.router import router as health_router

@@ -26,6 +26,7 @@ from tests.ads.conftest import (
 )
 from tests.fixtures.checkout import staff_member
 from tests.fixtures.factories import (
+    accept_invitations,
     idem,
     invite,
     login,
@@ -347,6 +348,7 @@ async def test_roles_types_and_tenancy(client: httpx.AsyncClient, db: Database) 
     await invite(client, vendor, email=manager_account.email, role="manager")
     assert vendor.store_id is not None
     signed_in = await login(client, manager_account.email, manager_account.password)
+    await accept_invitations(client, signed_in)  # an existing user joins by consent (issue #17)
     manager = await switch(client, signed_in, vendor.store_id)
     assert (await _patch(client, manager, ad["id"], {"bid_cents": 11})).status_code == 200
     buyer = await verified_buyer(client, db)

@@ -33,6 +33,7 @@ PROD_ENV = {
     "PACKFINDERZ_ADS_TOKEN_SECRET": "a" * 40,
     "PACKFINDERZ_STORAGE_SIGNING_SECRET": "s" * 40,
     "PACKFINDERZ_PUBLIC_BASE_URL": "https://api.example.com",
+    "PACKFINDERZ_METRICS_TOKEN": "m" * 40,
 }
 
 

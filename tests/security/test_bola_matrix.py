@@ -80,6 +80,12 @@ FOREIGN: dict[str, str] = {
     "invitation_id": "invitation",
     "user_id": "a_staff_user",
     "store_id": "a_vendor_store",
+    "ad_id": "ad",
+    "method_id": "payment_method",
+    "plan_id": "plan",
+    "subscription_id": "subscription",
+    "review_id": "review",
+    "buyer_store_id": "a_buyer_store",
 }
 
 # Bodies that name A's objects (the default body of a write is `{}`: guards answer before validation).
@@ -151,6 +157,31 @@ ALLOWED: dict[tuple[str, str, str], str] = {
     ("GET", "/api/v1/stores/{store_id}/orders", "b_buyer"): "B's own orders with that vendor (none of A's)",
     ("GET", "/api/v1/stores/{store_id}/orders/totals", "b_buyer"): "B's own totals with that vendor",
     ("GET", "/api/v1/products/{product_id}", "b_buyer"): "a visible vendor's product (commerce.md §5.3)",
+    (
+        "GET",
+        "/api/v1/stores/{store_id}/reviews",
+        "b_vendor",
+    ): "any store user reads a vendor's reviews (identity.md §14)",
+    (
+        "GET",
+        "/api/v1/stores/{store_id}/reviews",
+        "b_buyer",
+    ): "a visible vendor's reviews (identity.md §14)",
+    (
+        "DELETE",
+        "/api/v1/wishlist/items/{product_id}",
+        "b_vendor",
+    ): "removes from B's own wishlist: 204 also when absent (identity.md §13); A's rows untouched",
+    (
+        "DELETE",
+        "/api/v1/wishlist/items/{product_id}",
+        "b_buyer",
+    ): "removes from B's own wishlist: 204 also when absent (identity.md §13); A's rows untouched",
+    (
+        "GET",
+        "/api/v1/vendor/billing/plans/{plan_id}",
+        "b_vendor",
+    ): "plans are the platform's price list, the same for every vendor (money-ads-analytics.md §1.3)",
 }
 
 
@@ -234,6 +265,40 @@ async def _signed_in(client: httpx.AsyncClient, account: Account) -> dict[str, s
     return account.headers
 
 
+async def _billing_of(client: httpx.AsyncClient, vendor: Account, admin: dict[str, str]) -> dict[str, str]:
+    """A's billing objects: a default plan, a card and a live (sandbox) subscription."""
+    plan = await client.post(
+        "/api/admin/v1/billing/plans",
+        json={
+            "id": "matrix_v1",
+            "name": "Matrix",
+            "status": "active",
+            "provider_plan_id": "plan-var-matrix",
+            "interval": "EVERY_30_DAYS",
+            "price_amount_cents": 4999,
+            "currency_code": "USD",
+            "is_default": True,
+        },
+        headers=admin,
+    )
+    assert plan.status_code == 201, plan.text
+    card = await client.post(
+        "/api/v1/vendor/payment-methods/cc",
+        json={"source_id": "cnon:matrix-card"},
+        headers={**vendor.headers, **idem()},
+    )
+    assert card.status_code == 201, card.text
+    subscription = await client.post(
+        "/api/v1/vendor/subscriptions", json={}, headers={**vendor.headers, **idem()}
+    )
+    assert subscription.status_code == 201, subscription.text
+    return {
+        "plan": plan.json()["data"]["id"],
+        "payment_method": card.json()["data"]["id"],
+        "subscription": subscription.json()["data"]["id"],
+    }
+
+
 async def build_world(client: httpx.AsyncClient, db: Database, settings: Settings) -> World:
     """Store A (a vendor and a buyer with an order, media, a license, a cart, a notice, an invitation,
     a staff member), the owners of stores B, an admin, an agent and a signed-in user without a store."""
@@ -242,6 +307,17 @@ async def build_world(client: httpx.AsyncClient, db: Database, settings: Setting
     a_buyer, a_vendor = placed.buyer, placed.vendors[0]
     assert a_vendor.store_id is not None
     order = placed.order
+    # A's buyer reviews A's vendor first: the license submitted below takes the vendor's KYC back to pending.
+    async with db.transaction() as session:  # setup only: the order was delivered, so A may review
+        await session.execute(
+            text("UPDATE vendor_orders SET status = 'delivered' WHERE id = :id"), {"id": order["order_id"]}
+        )
+    review = await client.post(
+        "/api/v1/reviews",
+        json={"vendor_store_id": str(a_vendor.store_id), "rating": 5},
+        headers={**a_buyer.headers, **idem()},
+    )
+    assert review.status_code == 201, review.text
     media = await uploaded(client, a_vendor, kind="other", mime="application/pdf", name="a.pdf")
     license_ = await submit_license(client, a_vendor)
     cart = await quote(client, a_buyer, line(placed.products[0][0], 1))
@@ -272,6 +348,22 @@ async def build_world(client: httpx.AsyncClient, db: Database, settings: Setting
     await make_vendor_visible(db, b_vendor.store_id)
     await set_store_kyc(db, b_buyer.store_id, "verified")  # refused by tenancy, not by KYC
     admin, agent = await create_admin(db, settings), await create_agent(db, settings)
+    admin_headers = auth_headers(await login_token(client, admin.email, admin.password, admin=True))
+    billing = await _billing_of(client, a_vendor, admin_headers)
+    ad = await client.post(
+        "/api/v1/vendor/ads",
+        json={
+            "status": "draft",
+            "placement": "store",
+            "target_type": "store",
+            "target_id": str(a_vendor.store_id),
+            "bid_cents": 10,
+            "daily_budget_cents": 1000,
+            "creatives": [{"destination_url": "https://example.com/a"}],
+        },
+        headers={**a_vendor.headers, **idem()},
+    )
+    assert ad.status_code == 201, ad.text
     world.ids = {
         "order": order["order_id"],
         "line_item": order["items"][0]["line_item_id"],
@@ -284,6 +376,10 @@ async def build_world(client: httpx.AsyncClient, db: Database, settings: Setting
         "invitation": pending["membership"]["membership_id"],
         "a_staff_user": str(staff_user.user_id),
         "a_vendor_store": str(a_vendor.store_id),
+        "a_buyer_store": str(a_buyer.store_id),
+        "ad": ad.json()["data"]["id"],
+        "review": review.json()["data"]["id"],
+        **billing,
     }
     world.callers = {
         "a_vendor": a_vendor.headers,
@@ -292,7 +388,7 @@ async def build_world(client: httpx.AsyncClient, db: Database, settings: Setting
         "b_vendor": b_vendor.headers,
         "b_buyer": b_buyer.headers,
         "storeless": auth_headers(changed.json()["data"]["access_token"]),
-        "admin": auth_headers(await login_token(client, admin.email, admin.password, admin=True)),
+        "admin": admin_headers,
         "agent": auth_headers(await login_token(client, agent.email, agent.password)),
     }
     return world
