@@ -48,6 +48,22 @@ def free_port() -> int:
         return port
 
 
+_FAKE_SQUARE_URL: list[str] = []
+
+
+def fake_square_url() -> str:
+    """Base URL of the project's fake Square (tests/fixtures/fake_square.py), started once per bench.
+
+    A production-configured api calls Square when a vendor registers (billing customer); a benchmark must
+    never send traffic off this machine, so its apis talk to the fake on a loopback port."""
+    if not _FAKE_SQUARE_URL:
+        from tests.fixtures.fake_square import start_fake_square
+
+        fake, _server, _thread = start_fake_square()
+        _FAKE_SQUARE_URL.append(fake.url)
+    return _FAKE_SQUARE_URL[0]
+
+
 def prod_api_environment(
     db_url: str,
     redis_url: str,
@@ -77,6 +93,7 @@ def prod_api_environment(
             "PACKFINDERZ_SQUARE_LOCATION_ID": "bench",
             "PACKFINDERZ_SQUARE_WEBHOOK_SIGNATURE_KEY": "bench-not-used",
             "PACKFINDERZ_SQUARE_WEBHOOK_URL": f"http://127.0.0.1:{port}/api/v1/webhooks/square",
+            "PACKFINDERZ_SQUARE_BASE_URL": fake_square_url(),
             "PACKFINDERZ_STORAGE_LOCAL_DIR": str(data / "storage"),
             "PACKFINDERZ_DB_POOL_SIZE": str(pool_size),
             **(extra or {}),

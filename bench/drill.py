@@ -51,7 +51,7 @@ from redis.asyncio import Redis
 if __package__ in (None, ""):  # run as a file (`make bench`): make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import free_port, percentile, report
+from bench._common import fake_square_url, free_port, percentile, report
 from packfinderz.kit import embedded
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -581,6 +581,8 @@ class Drill:
                 "PACKFINDERZ_SQUARE_LOCATION_ID": "drill",
                 "PACKFINDERZ_SQUARE_WEBHOOK_SIGNATURE_KEY": "drill-not-used",
                 "PACKFINDERZ_SQUARE_WEBHOOK_URL": "http://127.0.0.1:1/api/v1/webhooks/square",
+                "PACKFINDERZ_SQUARE_BASE_URL": fake_square_url(),
+                "PACKFINDERZ_METRICS_TOKEN": secrets.token_urlsafe(48),
                 "PACKFINDERZ_STORAGE_LOCAL_DIR": str(self.data / "storage"),
                 "PACKFINDERZ_PUBLIC_BASE_URL": "http://127.0.0.1",  # each api sets its own port
                 "PACKFINDERZ_AUTH_RATE_LIMIT_REGISTER_WINDOW": "0",

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import structlog
 from redis.asyncio import Redis
@@ -33,6 +32,7 @@ from packfinderz.ads.schemas import (
     CreativeDTO,
     CreativeIn,
 )
+from packfinderz.analytics import ranges
 from packfinderz.analytics import service as analytics
 from packfinderz.auth.deps import StoreCtx
 from packfinderz.kit.errors import Conflict, NotFound, StateConflict, ValidationFailed
@@ -301,50 +301,6 @@ async def expire_ended(session: AsyncSession, now: datetime) -> int:
 
 # --- analytics (§3.3 ranges, §3.5 metrics) ----------------------------------------------------------
 
-PRESETS = {"7d": 7, "30d": 30, "90d": 90}
-MAX_SPAN = timedelta(days=366)
-
-
-def _instant(raw: str, field: str, tz: ZoneInfo, *, end: bool) -> datetime:
-    text = raw.strip()
-    try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            if end:
-                return datetime.combine(day + timedelta(days=1), time(), tz) - timedelta(microseconds=1)
-            return datetime.combine(day, time(), tz)
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValidationFailed(details={field: "must be RFC3339 or YYYY-MM-DD"}) from None
-    if moment.tzinfo is None:
-        raise ValidationFailed(details={field: "must carry a time zone offset"})
-    return moment
-
-
-def resolve_range(
-    preset: str | None, start: str | None, end: str | None, tz_name: str, now: datetime
-) -> tuple[datetime, datetime]:
-    """The [from, to] of §3.3: `preset` (7d|30d|90d, default 30d) or `from` + `to`; 400 otherwise."""
-    if preset is not None and (start is not None or end is not None):
-        raise ValidationFailed(details={"preset": "cannot be combined with from/to"})
-    if (start is None) != (end is None):
-        raise ValidationFailed(
-            details={"from" if start is None else "to": "is required with the other bound"}
-        )
-    if start is not None and end is not None:
-        tz = ZoneInfo(tz_name)
-        lower = _instant(start, "from", tz, end=False)
-        upper = _instant(end, "to", tz, end=True)
-        if upper <= lower:
-            raise ValidationFailed(details={"to": "must be after from"})
-        if upper - lower > MAX_SPAN:
-            raise ValidationFailed(details={"to": "range must not exceed 366 days"})
-        return lower.astimezone(UTC), upper.astimezone(UTC)
-    name = preset or "30d"
-    if name not in PRESETS:
-        raise ValidationFailed(details={"preset": "must be one of: 7d, 30d, 90d"})
-    return now - timedelta(days=PRESETS[name]), now
-
 
 def half_up_cents(millicents: int) -> int:
     return round_half_up(ratio(millicents, 1000))
@@ -365,8 +321,7 @@ async def ad_analytics(
     redis: Redis,
     ad: Ad,
     *,
-    lower: datetime,
-    upper: datetime,
+    span: ranges.Range,
     now: datetime,
     warehouse: Warehouse | None = None,
 ) -> AdAnalytics:
@@ -375,7 +330,9 @@ async def ad_analytics(
     Conversions and revenue come from the analytics warehouse's `conversion` rows (§3.2; 503 when the
     warehouse fails); without a warehouse they read as zero.
     """
-    first, last = lower.astimezone(UTC).date(), upper.astimezone(UTC).date()
+    # Ad metrics are daily in UTC (§3.5) over the §3.3 range `[start, end)`.
+    first = span.start.astimezone(UTC).date()
+    last = (span.end - timedelta(microseconds=1)).astimezone(UTC).date()
     rollups = await repository.rollups_of(session, ad.id, first, last)
     today = now.astimezone(UTC).date()
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
@@ -387,7 +344,7 @@ async def ad_analytics(
     except RedisError as exc:
         log.warning("ads.analytics.redis_unavailable", error=type(exc).__name__)
     converted = (
-        await analytics.ad_conversions(session, warehouse, ad.id, lower, upper + timedelta(microseconds=1))
+        await analytics.ad_conversions(session, warehouse, ad.id, span.start, span.end)
         if warehouse is not None
         else {}
     )
@@ -442,12 +399,10 @@ async def ad_detail(
     warehouse: Warehouse | None = None,
 ) -> AdDetail:
     now = utcnow()
-    lower, upper = resolve_range(preset, start, end, tz_name, now)
+    span = ranges.resolve(tz_name, now, preset, start, end)
     ad = await _owned(session, ctx, ad_id, lock=False)
     dto = (await _dtos(session, redis, [ad]))[0]
     return AdDetail(
         ad=dto,
-        analytics=await ad_analytics(
-            session, redis, ad, lower=lower, upper=upper, now=now, warehouse=warehouse
-        ),
+        analytics=await ad_analytics(session, redis, ad, span=span, now=now, warehouse=warehouse),
     )

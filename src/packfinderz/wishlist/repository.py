@@ -13,16 +13,14 @@ from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from packfinderz.catalog.repository.search import SUMMARY_COLUMNS, with_summary_joins
 from packfinderz.kit.pagination import PageParams, after_cursor_desc
-from packfinderz.models.catalog import InventoryItem, Product, ProductMedia
-from packfinderz.models.media import READABLE_STATUSES, Media
+from packfinderz.models.catalog import InventoryItem, Product
 from packfinderz.models.social import WishlistItem
 
 P = Product.__table__
 INV = InventoryItem.__table__
 W = WishlistItem.__table__
-_THUMB = ProductMedia.__table__.alias("thumb")
-_THUMB_MEDIA = Media.__table__.alias("thumb_media")
 
 
 async def add(session: AsyncSession, store_id: uuid.UUID, product_id: uuid.UUID) -> tuple[datetime, bool]:
@@ -65,43 +63,10 @@ async def page(
     """limit + 1 visible wishlist rows, newest first, with every ProductSummary column."""
     after = after_cursor_desc(W.c.created_at, W.c.id, params.cursor)
     query: Select[Any] = (
-        select(
-            W.c.id.label("wishlist_id"),
-            W.c.created_at.label("wishlisted_at"),
-            P.c.id,
-            P.c.store_id,
-            P.c.sku,
-            P.c.title,
-            P.c.subtitle,
-            P.c.brand,
-            P.c.strain,
-            P.c.category,
-            P.c.classification,
-            P.c.unit,
-            P.c.moq,
-            P.c.max_qty,
-            P.c.price_cents,
-            P.c.compare_at_price_cents,
-            P.c.thc_percent,
-            P.c.cbd_percent,
-            P.c.has_promo,
-            P.c.coa_added,
-            P.c.is_active,
-            P.c.created_at,
-            P.c.updated_at,
-            INV.c.available_qty,
-            INV.c.reserved_qty,
-            INV.c.low_stock_threshold,
-            INV.c.updated_at.label("inventory_updated_at"),
-            _THUMB_MEDIA.c.public_url.label("thumbnail_url"),
-        )
-        .select_from(W)
-        .join(P, P.c.id == W.c.product_id)
-        .outerjoin(INV, INV.c.product_id == P.c.id)
-        .outerjoin(_THUMB, and_(_THUMB.c.product_id == P.c.id, _THUMB.c.position == 0))
-        .outerjoin(
-            _THUMB_MEDIA,
-            and_(_THUMB_MEDIA.c.id == _THUMB.c.media_id, _THUMB_MEDIA.c.status.in_(READABLE_STATUSES)),
+        with_summary_joins(
+            select(W.c.id.label("wishlist_id"), W.c.created_at.label("wishlisted_at"), *SUMMARY_COLUMNS)
+            .select_from(W)
+            .join(P, P.c.id == W.c.product_id)
         )
         .where(*_mine(store_id, vendor_ids), *([after] if after is not None else []))
         .order_by(W.c.created_at.desc(), W.c.id.desc())

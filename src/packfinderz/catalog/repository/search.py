@@ -374,56 +374,59 @@ def _distance_page(shape: _Shape) -> Select[Any]:
 _THUMB = ProductMedia.__table__.alias("thumb")
 _THUMB_MEDIA = Media.__table__.alias("thumb_media")
 
+# The ProductSummary columns (commerce.md §5) and the joins they read: search pages and wishlists share them.
+SUMMARY_COLUMNS = (
+    P.c.id,
+    P.c.store_id,
+    P.c.sku,
+    P.c.title,
+    P.c.subtitle,
+    P.c.brand,
+    P.c.strain,
+    P.c.category,
+    P.c.classification,
+    P.c.unit,
+    P.c.moq,
+    P.c.max_qty,
+    P.c.price_cents,
+    P.c.compare_at_price_cents,
+    P.c.thc_percent,
+    P.c.cbd_percent,
+    P.c.has_promo,
+    P.c.coa_added,
+    P.c.is_active,
+    P.c.created_at,
+    P.c.updated_at,
+    INV.c.available_qty,
+    INV.c.reserved_qty,
+    INV.c.low_stock_threshold,
+    INV.c.updated_at.label("inventory_updated_at"),
+    _THUMB_MEDIA.c.public_url.label("thumbnail_url"),
+)
+
+
+def with_summary_joins(query: Select[Any]) -> Select[Any]:
+    """Join the inventory row and the readable first gallery image of the selected products (P)."""
+    return (
+        query.outerjoin(INV, INV.c.product_id == P.c.id)
+        .outerjoin(_THUMB, and_(_THUMB.c.product_id == P.c.id, _THUMB.c.position == 0))
+        .outerjoin(
+            _THUMB_MEDIA,
+            and_(_THUMB_MEDIA.c.id == _THUMB.c.media_id, _THUMB_MEDIA.c.status.in_(READABLE_STATUSES)),
+        )
+    )
+
 
 @functools.lru_cache(maxsize=512)
 def _list_statement(shape: _Shape) -> Select[Any]:
     """Page ids, then their summaries (inventory, thumbnail) in one statement."""
     page = _page_ids(shape).subquery("page")
-    thumb, thumb_media = _THUMB, _THUMB_MEDIA
     if shape.sort in DESCENDING:
         order = (page.c.sort_key.desc(), page.c.id.desc())
     else:
         order = (page.c.sort_key.asc(), page.c.id.asc())
-    return (
-        select(
-            P.c.id,
-            P.c.store_id,
-            P.c.sku,
-            P.c.title,
-            P.c.subtitle,
-            P.c.brand,
-            P.c.strain,
-            P.c.category,
-            P.c.classification,
-            P.c.unit,
-            P.c.moq,
-            P.c.max_qty,
-            P.c.price_cents,
-            P.c.compare_at_price_cents,
-            P.c.thc_percent,
-            P.c.cbd_percent,
-            P.c.has_promo,
-            P.c.coa_added,
-            P.c.is_active,
-            P.c.created_at,
-            P.c.updated_at,
-            INV.c.available_qty,
-            INV.c.reserved_qty,
-            INV.c.low_stock_threshold,
-            INV.c.updated_at.label("inventory_updated_at"),
-            thumb_media.c.public_url.label("thumbnail_url"),
-            page.c.sort_key,
-        )
-        .select_from(page)
-        .join(P, P.c.id == page.c.id)
-        .outerjoin(INV, INV.c.product_id == P.c.id)
-        .outerjoin(thumb, and_(thumb.c.product_id == P.c.id, thumb.c.position == 0))
-        .outerjoin(
-            thumb_media,
-            and_(thumb_media.c.id == thumb.c.media_id, thumb_media.c.status.in_(READABLE_STATUSES)),
-        )
-        .order_by(*order)
-    )
+    query = select(*SUMMARY_COLUMNS, page.c.sort_key).select_from(page).join(P, P.c.id == page.c.id)
+    return with_summary_joins(query).order_by(*order)
 
 
 @functools.lru_cache(maxsize=256)
