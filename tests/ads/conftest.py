@@ -25,13 +25,11 @@ from packfinderz.kit.logging import configure_logging
 from tests.fixtures.catalog import OKC, create_product, vendor_at
 from tests.fixtures.checkout import verified_buyer
 from tests.fixtures.db import execute, rows, scalar
-from tests.fixtures.factories import Account, idem
+from tests.fixtures.factories import Account
 from tests.fixtures.logs import LogCapture
 from tests.fixtures.processes import free_port
 
 __all__ = ["OKC", "create_product", "execute", "rows", "scalar", "vendor_at", "verified_buyer"]
-
-DEST = "https://vendor.example.com/landing"
 
 
 async def ad_media(
@@ -53,33 +51,6 @@ async def ad_media(
         url=f"https://cdn.example.com/{key}" if status == "uploaded" else None,
     )
     return media_id
-
-
-def ad_body(vendor: Account, **overrides: Any) -> dict[str, Any]:
-    """A valid create body: an active store ad of the vendor, 10 ¢ CPM, $10 a day, one creative."""
-    body: dict[str, Any] = {
-        "status": "active",
-        "placement": "store",
-        "target_type": "store",
-        "target_id": str(vendor.store_id),
-        "bid_cents": 10,
-        "daily_budget_cents": 1000,
-        "creatives": [{"destination_url": DEST, "headline": "Fresh drops", "body": "Every Friday"}],
-    }
-    body.update(overrides)
-    return body
-
-
-async def post_ad(client: httpx.AsyncClient, vendor: Account, body: dict[str, Any]) -> httpx.Response:
-    return await client.post("/api/v1/vendor/ads", json=body, headers={**vendor.headers, **idem()})
-
-
-async def create_ad(client: httpx.AsyncClient, vendor: Account, **overrides: Any) -> dict[str, Any]:
-    """POST an ad as the vendor; asserts 201 and returns the AdDTO."""
-    response = await post_ad(client, vendor, ad_body(vendor, **overrides))
-    assert response.status_code == 201, response.text
-    data: dict[str, Any] = response.json()["data"]
-    return data
 
 
 async def serve(client: httpx.AsyncClient, buyer: Account, placement: str = "store") -> dict[str, Any] | None:

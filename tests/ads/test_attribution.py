@@ -10,7 +10,6 @@ from packfinderz.config import Settings
 from packfinderz.kit.db import Database
 from tests.ads.conftest import (
     click,
-    create_ad,
     create_product,
     execute,
     mint_token,
@@ -19,6 +18,7 @@ from tests.ads.conftest import (
     vendor_at,
     verified_buyer,
 )
+from tests.fixtures.ads import create_ad
 from tests.fixtures.checkout import checkout, line, quote
 
 

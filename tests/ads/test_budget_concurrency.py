@@ -12,7 +12,8 @@ from redis.asyncio import Redis
 from packfinderz.ads.jobs import run_rollup
 from packfinderz.config import Settings
 from packfinderz.kit.db import Database
-from tests.ads.conftest import counter, create_ad, impression, scalar, serve, vendor_at, verified_buyer
+from tests.ads.conftest import counter, impression, scalar, serve, vendor_at, verified_buyer
+from tests.fixtures.ads import create_ad
 from tests.fixtures.apps import serve as serve_app
 
 N = 4  # impressions the daily budget holds exactly

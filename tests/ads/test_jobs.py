@@ -17,7 +17,6 @@ from packfinderz.cron.scheduler import load_jobs, run_job
 from packfinderz.kit.db import Database
 from tests.ads.conftest import (
     ad_row,
-    create_ad,
     execute,
     impression,
     rows,
@@ -27,6 +26,7 @@ from tests.ads.conftest import (
     vendor_at,
     verified_buyer,
 )
+from tests.fixtures.ads import create_ad
 from tests.fixtures.factories import Account
 
 YESTERDAY = datetime.now(UTC).date() - timedelta(days=1)

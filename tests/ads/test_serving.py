@@ -14,16 +14,15 @@ from packfinderz.ads.serving import tie_break
 from packfinderz.config import Settings
 from packfinderz.kit.db import Database
 from tests.ads.conftest import (
-    DEST,
     ad_media,
     break_ads_redis,
-    create_ad,
     create_product,
     serve,
     set_ad,
     vendor_at,
     verified_buyer,
 )
+from tests.fixtures.ads import DEST, create_ad
 from tests.fixtures.catalog import DALLAS, TULSA, buyer_at, set_radius
 from tests.fixtures.factories import set_store_kyc, set_subscription_active
 

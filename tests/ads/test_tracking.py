@@ -13,11 +13,9 @@ from redis.asyncio import Redis
 from packfinderz.config import Settings
 from packfinderz.kit.db import Database
 from tests.ads.conftest import (
-    DEST,
     break_ads_redis,
     click,
     counter,
-    create_ad,
     impression,
     mint_token,
     serve,
@@ -25,6 +23,7 @@ from tests.ads.conftest import (
     vendor_at,
     verified_buyer,
 )
+from tests.fixtures.ads import DEST, create_ad
 from tests.fixtures.logs import LogCapture
 
 

@@ -11,19 +11,16 @@ from redis.asyncio import Redis
 
 from packfinderz.kit.db import Database
 from tests.ads.conftest import (
-    DEST,
-    ad_body,
     ad_media,
     ad_row,
     count_rows,
-    create_ad,
     create_product,
-    post_ad,
     rows,
     set_ad,
     vendor_at,
     verified_buyer,
 )
+from tests.fixtures.ads import DEST, ad_body, create_ad, post_ad
 from tests.fixtures.checkout import staff_member
 from tests.fixtures.factories import (
     accept_invitations,

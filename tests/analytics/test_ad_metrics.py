@@ -16,7 +16,7 @@ from packfinderz.app import create_app
 from packfinderz.config import Settings
 from packfinderz.kit.db import Database
 from packfinderz.kit.warehouse.postgres import PostgresWarehouse
-from tests.ads.conftest import create_ad
+from tests.fixtures.ads import create_ad
 from tests.fixtures.catalog import vendor_at
 
 

@@ -20,8 +20,8 @@ from sqlalchemy import text
 from packfinderz.ads import tokens
 from packfinderz.config import Settings
 from packfinderz.kit.db import Database
-from tests.ads.conftest import create_ad
 from tests.analytics.conftest import deliver, deps_of, outbox, report, uid, warehouse_rows
+from tests.fixtures.ads import create_ad
 from tests.fixtures.catalog import create_product
 from tests.fixtures.checkout import SHIPPING, checkout, line, market, quote, verified_buyer
 from tests.fixtures.db import rows

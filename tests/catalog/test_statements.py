@@ -2,33 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from packfinderz.kit.db import Database
 from tests.fixtures.catalog import buyer_at, create_product, insert_products, vendor_at
 from tests.fixtures.compliance import PNG, uploaded
-
-
-@contextmanager
-def statements(app: FastAPI) -> Iterator[list[str]]:
-    """Every SQL statement the app's engine executes inside the block."""
-    seen: list[str] = []
-
-    def record(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    engine = app.state.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+from tests.fixtures.db import statements
 
 
 async def test_search_page_statements_do_not_depend_on_page_size(

@@ -9,9 +9,8 @@ import httpx
 from fastapi import FastAPI
 
 from packfinderz.kit.db import Database
-from tests.catalog.test_statements import statements
 from tests.fixtures.checkout import checkout, line, quote
-from tests.fixtures.db import execute
+from tests.fixtures.db import execute, statements
 from tests.fixtures.orders import decide, decide_line, fulfil_all, ok, place, post
 
 

@@ -8,9 +8,9 @@ import httpx
 from fastapi import FastAPI
 
 from packfinderz.kit.db import Database
-from tests.catalog.test_statements import statements
 from tests.fixtures.catalog import insert_products, vendor_at
 from tests.fixtures.checkout import verified_buyer
+from tests.fixtures.db import statements
 from tests.social.conftest import execute, place_order, set_status
 
 
