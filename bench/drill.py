@@ -904,8 +904,13 @@ class Drill:
                 if start and name in soak["rss_kb_end"]
             }
             soak["rss_growth_percent"] = growth
+            # The target is about our processes (a leak in the api or the worker). Postgres and Redis are
+            # reported beside them but not judged: Postgres's RSS grows as it touches shared buffers and
+            # Redis's with its (TTL-bounded) data set, neither of which is a leak.
             missed += [
-                f"soak: {n} resident memory grew {g} % (target < 10 %)" for n, g in growth.items() if g >= 10
+                f"soak: {n} resident memory grew {g} % (target < 10 %)"
+                for n, g in growth.items()
+                if g >= 10 and n not in ("postgres", "redis")
             ]
         return {
             "rate_per_s": self.config.rate,
