@@ -641,10 +641,23 @@ def _pending(data: dict[str, Any], kind: str) -> dict[str, Any] | None:
     return next((a for a in data.get("actions") or [] if str(a.get("type")).upper() == kind), None)
 
 
-async def _sync_row(session: AsyncSession, settings: Settings, data: dict[str, Any]) -> Subscription:
+async def _synced(
+    session: AsyncSession, settings: Settings, data: dict[str, Any], action: str | None, actor: Actor
+) -> SubscriptionDTO:
+    """Store the provider's view of the subscription, audit `action` (when one happened), answer the DTO."""
     result = await sync.upsert_subscription(session, data, settings.billing_past_due_grace_days)
-    assert result.subscription is not None
-    return result.subscription
+    row = result.subscription
+    assert row is not None
+    if action is not None:
+        await audit.record(
+            session,
+            action=action,
+            target_type="subscription",
+            target_id=row.id,
+            actor=actor,
+            payload=_audit_payload(row),
+        )
+    return subscription_dto(row)
 
 
 async def cancel_subscription(
@@ -659,16 +672,7 @@ async def cancel_subscription(
         data = await provider.cancel(row.provider_subscription_id)
         if _pending(data, "CANCEL") is None and str(data.get("status")).upper() != "CANCELED":
             data = await provider.get_subscription(row.provider_subscription_id)
-    row = await _sync_row(session, settings, data)
-    await audit.record(
-        session,
-        action="billing.subscription_canceled",
-        target_type="subscription",
-        target_id=row.id,
-        actor=actor,
-        payload=_audit_payload(row),
-    )
-    return subscription_dto(row)
+    return await _synced(session, settings, data, "billing.subscription_canceled", actor)
 
 
 async def pause_subscription(
@@ -686,16 +690,7 @@ async def pause_subscription(
         data = await provider.pause(row.provider_subscription_id, when)
         if _pending(data, "PAUSE") is None:
             data = await provider.get_subscription(row.provider_subscription_id)
-    row = await _sync_row(session, settings, data)
-    await audit.record(
-        session,
-        action="billing.subscription_paused",
-        target_type="subscription",
-        target_id=row.id,
-        actor=actor,
-        payload=_audit_payload(row),
-    )
-    return subscription_dto(row)
+    return await _synced(session, settings, data, "billing.subscription_paused", actor)
 
 
 async def resume_subscription(
@@ -717,17 +712,7 @@ async def resume_subscription(
         changed = True
     if changed:
         data = await provider.get_subscription(row.provider_subscription_id)
-    row = await _sync_row(session, settings, data)
-    if changed:
-        await audit.record(
-            session,
-            action="billing.subscription_resumed",
-            target_type="subscription",
-            target_id=row.id,
-            actor=actor,
-            payload=_audit_payload(row),
-        )
-    return subscription_dto(row)
+    return await _synced(session, settings, data, "billing.subscription_resumed" if changed else None, actor)
 
 
 # --- charges (§1.6) --------------------------------------------------------------------------------
