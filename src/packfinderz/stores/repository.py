@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
-from typing import Any
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import delete, func, or_, select, true, update
+from sqlalchemy import Select, delete, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from packfinderz.kit.pagination import PageParams, after_cursor_desc, build_page
 from packfinderz.models.identity import Store, StoreMembership, User
 from packfinderz.models.licenses import License
+
+_Ts = TypeVarTuple("_Ts")
 
 
 async def get_store(session: AsyncSession, store_id: uuid.UUID, *, lock: bool = False) -> Store | None:
@@ -64,6 +66,19 @@ async def active_stores_of(session: AsyncSession, user_id: uuid.UUID) -> list[tu
     return [(store, role) for store, role in rows.all()]
 
 
+async def _membership_page(
+    session: AsyncSession, query: Select[*_Ts], page: PageParams, membership_at: int
+) -> tuple[list[tuple[*_Ts]], str | None]:
+    """One page of `query` (rows holding a StoreMembership at `membership_at`), newest membership first."""
+    after = after_cursor_desc(StoreMembership.created_at, StoreMembership.id, page.cursor)
+    if after is not None:
+        query = query.where(after)
+    query = query.order_by(StoreMembership.created_at.desc(), StoreMembership.id.desc()).limit(page.limit + 1)
+    rows = [row._tuple() for row in (await session.execute(query)).all()]
+    items, cursor = build_page([row[membership_at] for row in rows], page.limit)
+    return rows[: len(items)], cursor
+
+
 async def pending_invitations(
     session: AsyncSession, user_id: uuid.UUID, page: PageParams | None = None
 ) -> tuple[list[tuple[StoreMembership, Store]], str | None]:
@@ -80,13 +95,7 @@ async def pending_invitations(
     if page is None:
         rows = (await session.execute(query.limit(1))).all()
         return [(m, s) for m, s in rows], None
-    after = after_cursor_desc(StoreMembership.created_at, StoreMembership.id, page.cursor)
-    if after is not None:
-        query = query.where(after)
-    query = query.order_by(StoreMembership.created_at.desc(), StoreMembership.id.desc()).limit(page.limit + 1)
-    found = [(m, s) for m, s in (await session.execute(query)).all()]
-    items, cursor = build_page([m for m, _ in found], page.limit)
-    return found[: len(items)], cursor
+    return await _membership_page(session, query, page, 0)
 
 
 async def invitation_of(
@@ -153,13 +162,7 @@ async def members_page(
         .join(User, User.id == StoreMembership.user_id)
         .where(StoreMembership.store_id == store_id)
     )
-    after = after_cursor_desc(StoreMembership.created_at, StoreMembership.id, page.cursor)
-    if after is not None:
-        query = query.where(after)
-    query = query.order_by(StoreMembership.created_at.desc(), StoreMembership.id.desc()).limit(page.limit + 1)
-    rows = [(m, u) for m, u in (await session.execute(query)).all()]
-    items, cursor = build_page([m for m, _ in rows], page.limit)
-    return rows[: len(items)], cursor
+    return await _membership_page(session, query, page, 0)
 
 
 async def member_with_user(
@@ -206,13 +209,7 @@ async def my_stores_page(
         .join(StoreMembership, StoreMembership.store_id == Store.id)
         .where(StoreMembership.user_id == user_id, StoreMembership.status == "active")
     )
-    after = after_cursor_desc(StoreMembership.created_at, StoreMembership.id, page.cursor)
-    if after is not None:
-        query = query.where(after)
-    query = query.order_by(StoreMembership.created_at.desc(), StoreMembership.id.desc()).limit(page.limit + 1)
-    rows = [(s, m) for s, m in (await session.execute(query)).all()]
-    items, cursor = build_page([m for _, m in rows], page.limit)
-    return rows[: len(items)], cursor
+    return await _membership_page(session, query, page, 1)
 
 
 async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
