@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from packfinderz.ads.tokens import mint
 from packfinderz.config import Settings
@@ -366,11 +367,75 @@ async def test_nothing_reservable_is_409_and_changes_nothing(client: httpx.Async
         [str(m.vendor_a.store_id), str(m.vendor_b.store_id)]
     )
     assert all(r["reason"] == "insufficient_inventory" and r["order_id"] is None for r in rejected)
+    # Hot-SKU admission: each product with the quantity asked and the stock left (sorted by id).
+    assert error["details"]["out_of_stock"] == sorted(
+        [
+            {"product_id": p1["id"], "product_name": p1["title"], "requested_qty": 12, "remaining_qty": 1},
+            {"product_id": p2["id"], "product_name": p2["title"], "requested_qty": 2, "remaining_qty": 1},
+            {"product_id": p3["id"], "product_name": p3["title"], "requested_qty": 5, "remaining_qty": 1},
+        ],
+        key=lambda entry: entry["product_id"],
+    )
     assert await table_counts(db) == before
     assert (
         await scalar(db, "SELECT status FROM cart_records WHERE id = :c", c=uuid.UUID(cart["id"])) == "active"
     )
     assert [await stock(db, p["id"]) for p in (p1, p2, p3)] == [(1, 0), (1, 0), (1, 0)]
+
+
+async def test_stock_taken_while_waiting_for_the_row_lock_is_409_with_what_is_left(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    """Admission reads committed stock: a reservation still in flight does not count, so this checkout
+    is admitted, waits for the row lock, and is refused on the newest row version, with that stock."""
+    m = await market(client, db)
+    hot = await create_product(client, m.vendor_a, inventory={"available_qty": 5})
+    cart = await quote(client, m.buyer, line(hot, 4))
+    before = await table_counts(db)
+    async with db.transaction() as session:  # another checkout holding the row, about to take 3 units
+        await session.execute(
+            text("UPDATE inventory_items SET available_qty = 2, reserved_qty = 3 WHERE product_id = :p"),
+            {"p": uuid.UUID(hot["id"])},
+        )
+        pending = asyncio.create_task(post_checkout(client, m.buyer, checkout_body(cart["id"])))
+        for _ in range(200):  # until the checkout waits on the inventory row lock
+            waiting = await scalar(
+                db,
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND state = 'active'"
+                " AND datname = current_database()",
+            )
+            if waiting or pending.done():
+                break
+            await asyncio.sleep(0.02)
+        assert waiting == 1
+    response = await pending
+    assert response.status_code == 409, response.text
+    error = response.json()["error"]
+    assert error["message"] == "nothing in this cart could be reserved"
+    assert error["details"]["out_of_stock"] == [
+        {"product_id": hot["id"], "product_name": hot["title"], "requested_qty": 4, "remaining_qty": 2}
+    ]
+    # The orders written before the reservation rolled back; only the other holder's units are reserved.
+    assert await table_counts(db) == {**before, "reserved": 3}
+    assert await stock(db, hot["id"]) == (2, 3)
+
+
+async def test_a_price_changed_since_the_quote_shows_in_the_next_quote_and_its_checkout(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    """Checkout charges the quote's price (commerce.md §7); the next quote re-prices from the product,
+    and its checkout charges that new price: nothing on the way serves the old one."""
+    m = await market(client, db)
+    product = await create_product(client, m.vendor_a, price_cents=1000, inventory={"available_qty": 50})
+    first = await quote(client, m.buyer, line(product, 2))
+    await execute(db, "UPDATE products SET price_cents = 1500 WHERE id = :p", p=uuid.UUID(product["id"]))
+    [item] = (await checkout(client, m.buyer, first["id"]))["vendor_orders"][0]["items"]
+    assert (item["unit_price_cents"], item["total_cents"]) == (1000, 2000)
+    await execute(db, "UPDATE products SET price_cents = 1700 WHERE id = :p", p=uuid.UUID(product["id"]))
+    second = await quote(client, m.buyer, line(product, 2))
+    assert (second["items"][0]["unit_price_cents"], second["total_cents"]) == (1700, 3400)
+    [item] = (await checkout(client, m.buyer, second["id"]))["vendor_orders"][0]["items"]
+    assert (item["unit_price_cents"], item["total_cents"]) == (1700, 3400)
 
 
 async def test_vendor_hidden_since_the_quote_is_rejected_alone(

@@ -95,6 +95,10 @@ async def test_concurrent_checkouts_never_oversell(client: httpx.AsyncClient, db
                 assert error["code"] == "CONFLICT"
                 if error["message"] == NOTHING_RESERVED:
                     assert error["details"]["rejected_vendors"]
+                    # Each product is reported with what was asked and the smaller stock left.
+                    short = error["details"]["out_of_stock"]
+                    assert short
+                    assert all(0 <= s["remaining_qty"] < s["requested_qty"] for s in short), short
                     outcomes["nothing_reserved"] += 1
                 else:
                     # Every line was already out of stock when quoted.
@@ -198,3 +202,47 @@ async def test_same_cart_with_different_keys_converts_once(client: httpx.AsyncCl
     assert await scalar(db, "SELECT count(*) FROM vendor_orders") == 2
     assert await scalar(db, "SELECT sum(reserved_qty) FROM inventory_items") == 7
     assert await scalar(db, "SELECT count(*) FROM outbox_events") == 2
+
+
+@pytest.mark.parametrize("stock", [5, 6])
+async def test_hot_sku_losers_get_409_with_the_remaining_stock(
+    client: httpx.AsyncClient, db: Database, stock: int
+) -> None:
+    """12 buyers race for one SKU that can serve only a few of them (2 units each): exactly as many win
+    as the stock can serve (none is refused while it could be served), nothing is oversold, and every
+    loser gets 409 with the product and the units left, whether refused at admission or under the lock."""
+    m = await market(client, db)
+    hot = await create_product(client, m.vendor_a, inventory={"available_qty": stock})
+    buyers = [m.buyer, *await asyncio.gather(*(verified_buyer(client, db) for _ in range(11)))]
+    carts = [await quote(client, buyer, line(hot, 2)) for buyer in buyers]
+    responses = await asyncio.gather(
+        *(post_checkout(client, b, checkout_body(c["id"])) for b, c in zip(buyers, carts, strict=True))
+    )
+    statuses = Counter(r.status_code for r in responses)
+    winners = stock // 2
+    assert statuses == Counter({201: winners, 409: len(buyers) - winners}), [r.text for r in responses]
+    for response in responses:
+        if response.status_code != 409:
+            continue
+        error = response.json()["error"]
+        assert (error["code"], error["message"]) == ("CONFLICT", NOTHING_RESERVED)
+        assert error["details"]["out_of_stock"] == [
+            {
+                "product_id": hot["id"],
+                "product_name": hot["title"],
+                "requested_qty": 2,
+                "remaining_qty": stock % 2,
+            }
+        ]
+        [rejected] = error["details"]["rejected_vendors"]
+        assert (rejected["reason"], rejected["order_id"]) == ("insufficient_inventory", None)
+    [row] = await rows(
+        db,
+        "SELECT available_qty, reserved_qty FROM inventory_items WHERE product_id = :p",
+        p=uuid.UUID(hot["id"]),
+    )
+    assert (row["available_qty"], row["reserved_qty"]) == (stock % 2, 2 * winners)
+    assert await scalar(db, "SELECT count(*) FROM vendor_orders") == winners
+    assert (
+        await scalar(db, "SELECT count(*) FROM cart_records WHERE status = 'active'") == len(buyers) - winners
+    )

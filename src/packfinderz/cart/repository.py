@@ -127,14 +127,21 @@ async def upsert_active_cart(
 
 async def clear_cart(session: AsyncSession, cart_id: uuid.UUID) -> dict[uuid.UUID, int]:
     """Delete the cart's items and groups; returns the unit price each product had in the old quote."""
-    old = await session.execute(
+    # One round trip: both deletes as data-modifying CTEs of one statement.
+    items = (
         delete(CartItem)
         .where(CartItem.cart_id == cart_id)
         .returning(CartItem.product_id, CartItem.unit_price_cents)
+        .cte("old_items")
     )
-    prices = {row.product_id: row.unit_price_cents for row in old}
-    await session.execute(delete(CartVendorGroup).where(CartVendorGroup.cart_id == cart_id))
-    return prices
+    groups = (
+        delete(CartVendorGroup)
+        .where(CartVendorGroup.cart_id == cart_id)
+        .returning(CartVendorGroup.id)
+        .cte("old_groups")
+    )
+    old = await session.execute(select(items.c.product_id, items.c.unit_price_cents).add_cte(groups))
+    return {row.product_id: row.unit_price_cents for row in old}
 
 
 async def insert_items(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[CartItem]:

@@ -154,6 +154,11 @@ async def reserve_stock(session: AsyncSession, quantities: Mapping[uuid.UUID, in
     return reservation.reserved
 
 
+async def available_stock(session: AsyncSession, product_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Each product's sellable stock now (0 without an inventory row)."""
+    return await inventory_repository.available(session, product_ids)
+
+
 async def create_product(session: AsyncSession, ctx: StoreCtx, body: ProductCreate) -> ProductDTO:
     """Product, inventory, tiers, gallery and COA attachments in the caller's transaction."""
     gallery = await _checked_media(session, ctx.store_id, body.media_ids, "product", "media_ids")

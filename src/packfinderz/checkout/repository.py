@@ -9,10 +9,11 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from packfinderz.models.cart import CartItem, CartRecord, CartVendorGroup
-from packfinderz.models.catalog import Product
+from packfinderz.models.catalog import InventoryItem, Product
 from packfinderz.models.orders import OrderLineItem, PaymentIntent, VendorOrder
 
 # Core tables for the bulk writes (no ORM bookkeeping on rows this request does not load).
@@ -58,16 +59,19 @@ class CurrentProduct:
 
 @dataclass(frozen=True)
 class CartLine:
-    """An `ok` cart item, the current product (None if deleted) and its vendor group's warnings/promo."""
+    """An `ok` cart item, the current product (None if deleted), its vendor group's warnings/promo, and
+    the product's committed sellable stock when read (0 without an inventory row; no lock taken)."""
 
     item: CartItem
     product: CurrentProduct | None
     group_warnings: list[dict[str, str]]
     group_promo: dict[str, Any] | None
+    available_qty: int = 0
 
 
 async def ok_lines(session: AsyncSession, cart_id: uuid.UUID) -> list[CartLine]:
-    """The cart's `ok` items in position order, with current product facts and group data: one statement."""
+    """The cart's `ok` items in position order, with current product facts, group data and committed
+    stock (for hot-SKU admission, read without locking the inventory rows): one statement."""
     rows = await session.execute(
         select(
             CartItem,
@@ -82,8 +86,10 @@ async def ok_lines(session: AsyncSession, cart_id: uuid.UUID) -> list[CartLine]:
             Product.classification,
             CartVendorGroup.warnings,
             CartVendorGroup.promo,
+            InventoryItem.available_qty,
         )
         .outerjoin(Product, Product.id == CartItem.product_id)
+        .outerjoin(InventoryItem, InventoryItem.product_id == Product.id)
         .outerjoin(
             CartVendorGroup,
             and_(
@@ -108,16 +114,29 @@ async def ok_lines(session: AsyncSession, cart_id: uuid.UUID) -> list[CartLine]:
                 row.strain,
                 row.classification,
             )
-        lines.append(CartLine(row[0], product, list(row.warnings or []), row.promo))
+        lines.append(CartLine(row[0], product, list(row.warnings or []), row.promo, row.available_qty or 0))
     return lines
 
 
 async def insert_orders(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> dict[uuid.UUID, int]:
-    """Insert the group's orders in one statement; returns each order's number."""
+    """Insert the group's orders in one statement; returns the number of each order written.
+
+    An order whose (checkout group, vendor) already exists (a concurrent conversion of the group) is not
+    written and is missing from the answer: no savepoint round trips on every checkout for that case.
+    """
     result = await session.execute(
-        insert(VENDOR_ORDERS).returning(VENDOR_ORDERS.c.id, VENDOR_ORDERS.c.order_number), rows
+        pg_insert(VENDOR_ORDERS)
+        .on_conflict_do_nothing(index_elements=["checkout_group_id", "vendor_store_id"])
+        .returning(VENDOR_ORDERS.c.id, VENDOR_ORDERS.c.order_number),
+        rows,
     )
     return {row.id: row.order_number for row in result}
+
+
+async def delete_orders(session: AsyncSession, order_ids: Collection[uuid.UUID]) -> None:
+    """Undo this transaction's order inserts (before anything refers to them)."""
+    if order_ids:
+        await session.execute(delete(VENDOR_ORDERS).where(VENDOR_ORDERS.c.id.in_(list(order_ids))))
 
 
 async def insert_lines(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
@@ -214,7 +233,7 @@ async def lines_of(session: AsyncSession, order_ids: Collection[uuid.UUID]) -> l
 
 
 async def reload_cart(session: AsyncSession, cart_id: uuid.UUID) -> CartRecord:
-    """The cart as committed now (after a savepoint rollback)."""
+    """The cart as committed now (after a concurrent conversion of its group)."""
     return (
         await session.scalars(
             select(CartRecord).where(CartRecord.id == cart_id).execution_options(populate_existing=True)

@@ -42,7 +42,10 @@ CheckoutBuyer = Annotated[StoreCtx, require_store("buyer", *CHECKOUT_ROLES, veri
             409,
             422,
             s409="CONFLICT: quote expired (re-quote), no vendor available, or nothing could be reserved "
-            "(`details.rejected_vendors`); or IDEMPOTENCY_REQUEST_IN_PROGRESS.",
+            "(`details.rejected_vendors`, and `details.out_of_stock[{product_id, product_name, "
+            "requested_qty, remaining_qty}]` for each product whose stock could not cover the quantity; "
+            "answered before any write when the committed stock already falls short: hot-SKU admission); "
+            "or IDEMPOTENCY_REQUEST_IN_PROGRESS.",
             s422="STATE_CONFLICT: a line breaks the product's current MOQ or max quantity "
             "(`details.violations`); or IDEMPOTENCY_KEY_REUSED.",
         ),

@@ -13,12 +13,11 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from packfinderz.ads import tokens as ad_tokens
 from packfinderz.auth.deps import StoreCtx
-from packfinderz.catalog.service import reserve_stock
+from packfinderz.catalog.service import available_stock, reserve_stock
 from packfinderz.checkout import repository
 from packfinderz.checkout.repository import CartLine
 from packfinderz.checkout.schemas import (
@@ -48,8 +47,6 @@ from packfinderz.stores import repository as stores_repository
 from packfinderz.stores.service import delivery_refusal, vendor_visible_to_buyer
 
 log = structlog.get_logger("checkout")
-
-GROUP_CONSTRAINT = "uq_vendor_orders_checkout_group_id_vendor_store_id"
 
 
 @dataclass
@@ -151,27 +148,27 @@ async def checkout(
     if refusal is not None:  # before any write: nothing is reserved
         raise StateConflict(refusal.pop("message"), details=refusal)
     quantities = _check_rules(vendors)
+    # Hot-SKU admission: a product whose committed stock (read with the lines, no lock) cannot cover
+    # its quantity is rejected now, before any write and without queueing behind its row lock.
+    out_of_stock = _admit(vendors, quantities)
+    if not any(vendor.live() for vendor in vendors):
+        raise _nothing_reservable(unavailable, vendors, out_of_stock)
 
     group_id = cart.checkout_group_id or uuid.uuid4()
     writer = _Writer(session, ctx, cart=cart, body=body, buyer=buyer, group_id=group_id, settings=settings)
-    try:
-        # A savepoint: should the group already hold orders (a concurrent conversion), only this
-        # insert is undone and the request answers with the group's orders (commerce.md §7.2 step 11).
-        async with session.begin_nested():
-            await writer.insert_orders(vendors)
-    except IntegrityError as exc:
-        if GROUP_CONSTRAINT not in str(exc.orig):
-            raise
+    if not await writer.insert_orders(vendors):
+        # The group already holds orders (a concurrent conversion): this request's inserts are undone
+        # and it answers with the group's orders (commerce.md §7.2 step 11).
         converted = await repository.reload_cart(session, cart.id)
         if converted.status != "converted":
-            raise
+            raise RuntimeError("checkout group holds orders but its cart is not converted")
         log.warning("checkout.concurrent_conversion", cart_id=str(cart.id))
         return 200, await _replay(session, converted)
     await writer.write_rest(vendors)
 
-    # Stock last: everything else is written first (checkout_converted as if every line is reserved,
-    # amended below in the rare shortfall), so the hot inventory rows stay locked for one statement
-    # and the commit. Locks are taken in ascending product id, the house lock order.
+    # Stock last: everything else is written first (checkout_converted as if every admitted line is
+    # reserved, amended below when stock ran out meanwhile), so the hot inventory rows stay locked for
+    # one statement and the commit. Locks are taken in ascending product id, the house lock order.
     outcome = await reserve_stock(session, quantities)
     short = [
         (vendor, line)
@@ -182,13 +179,17 @@ async def checkout(
     for vendor, line in short:
         vendor.rejected[line.item.id] = "insufficient_inventory"
     if not any(vendor.live() for vendor in vendors):
-        rejected = [*unavailable, *(_stock_rejection(v, None) for v in vendors)]
-        raise Conflict(  # rolls the whole checkout back: the cart stays active
-            "nothing in this cart could be reserved",
-            details={
-                "rejected_vendors": [v.model_dump(mode="json") for v in sorted(rejected, key=_vendor_key)]
-            },
-        )
+        # Taken by a concurrent checkout after admission: the stock as committed now (this checkout
+        # holds none of these rows: the reservation locks only rows that can take the quantity).
+        lost = sorted({line.item.product_id for _, line in short}, key=str)
+        remaining = await available_stock(session, lost)
+        for _, line in short:
+            out_of_stock[line.item.product_id] = (
+                line,
+                quantities[line.item.product_id],
+                remaining[line.item.product_id],
+            )
+        raise _nothing_reservable(unavailable, vendors, out_of_stock)  # rolls back: the cart stays active
     if short:
         await writer.record_shortfall(vendors, short)
     result = writer.result(vendors, unavailable)
@@ -246,6 +247,57 @@ def _check_rules(vendors: Sequence[_Vendor]) -> dict[uuid.UUID, int]:
     return quantities
 
 
+# product id -> (a line of it, merged requested quantity, remaining sellable stock)
+OutOfStock = dict[uuid.UUID, tuple[CartLine, int, int]]
+
+
+def _admit(vendors: Sequence[_Vendor], quantities: dict[uuid.UUID, int]) -> OutOfStock:
+    """Hot-SKU admission: reject (`insufficient_inventory`) the lines of every product whose committed
+    sellable stock is below its merged quantity, and drop it from `quantities` (not reserved).
+
+    The stock was read without a lock, as last committed: a concurrent checkout's reservation counts only
+    once committed, and nothing but a release can raise it again, so a product refused here could not
+    have been reserved by waiting for its row lock either. Products that pass are still reserved under
+    the lock with the conditional update (the oversell guard); admission only answers losers early.
+    """
+    out: OutOfStock = {}
+    for vendor in vendors:
+        for line in vendor.live():
+            product_id = line.item.product_id
+            wanted = quantities.get(product_id)
+            if product_id in out or (wanted is not None and line.available_qty < wanted):
+                out.setdefault(product_id, (line, wanted or 0, line.available_qty))
+                vendor.rejected[line.item.id] = "insufficient_inventory"
+    for product_id in out:
+        quantities.pop(product_id, None)
+    return out
+
+
+def _nothing_reservable(
+    unavailable: Sequence[RejectedVendor], vendors: Sequence[_Vendor], out_of_stock: OutOfStock
+) -> Conflict:
+    """409 when no line of the cart could be reserved: the vendors, and per product the quantity asked
+    and the stock remaining (`details.out_of_stock`), so a buyer can re-quote for what is left."""
+    rejected = [*unavailable, *(_stock_rejection(v, None) for v in vendors)]
+    return Conflict(
+        "nothing in this cart could be reserved",
+        details={
+            "rejected_vendors": [v.model_dump(mode="json") for v in sorted(rejected, key=_vendor_key)],
+            "out_of_stock": [
+                {
+                    "product_id": str(product_id),
+                    "product_name": _name(line),
+                    "requested_qty": requested,
+                    "remaining_qty": max(remaining, 0),
+                }
+                for product_id, (line, requested, remaining) in sorted(
+                    out_of_stock.items(), key=lambda item: str(item[0])
+                )
+            ],
+        },
+    )
+
+
 def _stock_rejection(vendor: _Vendor, order_id: uuid.UUID | None) -> RejectedVendor:
     return RejectedVendor(
         vendor_store_id=vendor.id,
@@ -297,7 +349,8 @@ class _Writer:
         token = ad_tokens.best_for(self.tokens, target_type, target_id)
         return token.raw if token else None
 
-    async def insert_orders(self, vendors: Sequence[_Vendor]) -> None:
+    async def insert_orders(self, vendors: Sequence[_Vendor]) -> bool:
+        """Write the orders; False (nothing left written) when the group already holds one of them."""
         rows = []
         for vendor in vendors:
             subtotal, discounts, total, balance = vendor.totals()
@@ -322,8 +375,12 @@ class _Writer:
                 }
             )
         numbers = await repository.insert_orders(self.session, rows)
+        if len(numbers) < len(vendors):  # some (group, vendor) pair already exists
+            await repository.delete_orders(self.session, numbers)
+            return False
         for vendor in vendors:
             vendor.order_number = numbers[vendor.order_id]
+        return True
 
     async def write_rest(self, vendors: Sequence[_Vendor]) -> None:
         """Lines (pending unless already rejected), intents, the converted cart and both events."""

@@ -118,24 +118,16 @@ async def _move_stock(
 
     The `locked` CTE takes the row locks in ascending product id (the house lock order): its rows come
     out of a sort and are locked as they leave it, and the update touches a row only once it has been
-    joined to its locked CTE row, so whatever plan Postgres picks, locks are taken in that order. The
-    update is conditional (the column that decreases must hold qty, rechecked on the newest row version
-    after a lock wait): a product without it is skipped instead of going negative, never
-    read-modify-write. A product "went low" when the move took its sellable stock from above its
-    low-stock threshold to at or below it.
+    joined to its locked CTE row, so whatever plan Postgres picks, locks are taken in that order. Both
+    the lock and the update are conditional (the column that decreases must hold qty, rechecked on the
+    newest row version after a lock wait): a product without it is neither locked nor moved instead of
+    going negative, never read-modify-write. A product "went low" when the move took its sellable stock
+    from above its low-stock threshold to at or below it.
     """
     ids = sorted(quantities)
     if not ids:
         return []
     ids_param = bindparam("stock_ids", ids, type_=ARRAY(PgUUID()))
-    locked = (
-        select(INV.c.product_id)
-        .where(INV.c.product_id == func.any(ids_param))
-        .order_by(INV.c.product_id)
-        .with_for_update()
-        .cte("locked")
-        .prefix_with("MATERIALIZED")
-    )
     wanted = (
         func.unnest(ids_param, bindparam("stock_qtys", [quantities[i] for i in ids], type_=ARRAY(Integer())))
         .table_valued("product_id", "qty")
@@ -143,7 +135,7 @@ async def _move_stock(
     )
     qty = wanted.c.qty
     values: dict[str, Any] = {"updated_at": func.now()}
-    guards = []
+    guards = []  # on the locked rows (INV) and on the updated ones (InventoryItem): the same conditions
     for name, column, sign in (
         ("available_qty", InventoryItem.available_qty, available),
         ("reserved_qty", InventoryItem.reserved_qty, reserved),
@@ -152,7 +144,20 @@ async def _move_stock(
             values[name] = column + qty
         elif sign < 0:
             values[name] = column - qty
-            guards.append(column >= qty)
+            guards.append((INV.c[name] >= qty, column >= qty))
+    # Only rows that can take the move are locked: after waiting for a lock, Postgres rechecks the
+    # condition on the newest row version and skips (does not lock) a row that no longer qualifies. So
+    # a checkout that lost the race for a sold-out SKU never holds its row, and the buyers queued behind
+    # it wait only for those that can still win.
+    locked = (
+        select(INV.c.product_id)
+        .join(wanted, wanted.c.product_id == INV.c.product_id)
+        .where(INV.c.product_id == func.any(ids_param), *(lock_guard for lock_guard, _ in guards))
+        .order_by(INV.c.product_id)
+        .with_for_update(of=INV)
+        .cte("locked")
+        .prefix_with("MATERIALIZED")
+    )
     # Only a move out of sellable stock can take it to its threshold: it was available_qty + qty before.
     went_low = (
         and_(
@@ -167,7 +172,7 @@ async def _move_stock(
         .where(
             InventoryItem.product_id == locked.c.product_id,
             InventoryItem.product_id == wanted.c.product_id,
-            *guards,
+            *(update_guard for _, update_guard in guards),
         )
         .values(values)
         .returning(InventoryItem.product_id, went_low)
@@ -199,6 +204,17 @@ async def consume(session: AsyncSession, quantities: Mapping[uuid.UUID, int]) ->
     """Delivered stock leaves the reservation for good; products that could not be consumed are returned."""
     moved = {product_id for product_id, _ in await _move_stock(session, quantities, available=0, reserved=-1)}
     return [product_id for product_id in sorted(quantities) if product_id not in moved]
+
+
+async def available(session: AsyncSession, product_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Sellable stock of each product as this transaction sees it (0 without an inventory row)."""
+    rows = await session.execute(
+        select(InventoryItem.product_id, InventoryItem.available_qty).where(
+            InventoryItem.product_id.in_(product_ids)
+        )
+    )
+    found: dict[uuid.UUID, int] = {row[0]: row[1] for row in rows}
+    return {product_id: found.get(product_id, 0) for product_id in product_ids}
 
 
 async def stock_of(
