@@ -33,6 +33,7 @@ TIMEOUT = 5.0  # a request unanswered after this long counts as an error (a time
 P95_LIMIT_MS = 100.0  # capacity: the highest offered rate with p95 at or under this and no error
 GIVE_UP_P95_MS = 2000.0  # a side this far past saturation skips the higher rates (they cannot pass)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+KEEP_ALIVE_S = 2.0  # below uvicorn's 5 s keep-alive timeout
 
 # One request of a scenario: given a connection, send it; return (status, extra) where extra may carry
 # sub-timings. The scenario decides which statuses are successes, expected refusals or errors.
@@ -227,13 +228,17 @@ async def offered_load(
         schedule.append(t)
         t += rng.expovariate(rate)
     run = Run(rate)
-    idle: list[Http] = []
+    idle: list[tuple[float, Http]] = []  # (last used, connection), oldest first
     late: list[float] = []
 
     async def one(index: int, due: float) -> None:
         late.append(time.perf_counter() - due)
+        # Reuse the most recently used keep-alive connection; one idle for a while may have been
+        # closed by the server's keep-alive timeout, so those are dropped instead.
+        while idle and time.perf_counter() - idle[0][0] > KEEP_ALIVE_S:
+            idle.pop(0)[1].close()
         try:
-            http = idle.pop() if idle else await asyncio.wait_for(Http.open(port), TIMEOUT)
+            http = idle.pop()[1] if idle else await asyncio.wait_for(Http.open(port), TIMEOUT)
         except (OSError, TimeoutError):
             run.errors["connection"] = run.errors.get("connection", 0) + 1
             return
@@ -248,7 +253,7 @@ async def offered_load(
             run.errors["connection"] = run.errors.get("connection", 0) + 1
             return
         took = time.perf_counter() - due
-        idle.append(http)
+        idle.append((time.perf_counter(), http))
         kind = classify(status)
         if kind == "ok":
             run.latencies.append(took)
@@ -275,7 +280,7 @@ async def offered_load(
     run.pg_cpu_s = tree_cpu(pg_pid) - pg_before
     run.sent = len(schedule)
     run.late_ms_p95 = round(percentile(late, 0.95) * 1000, 1)
-    for http in idle:
+    for _, http in idle:
         http.close()
     return run
 
