@@ -6,6 +6,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from packfinderz.catalog.repository.search import visible_vendors
 from packfinderz.kit.db import Database
 from tests.fixtures.catalog import buyer_at, create_product, insert_products, vendor_at
 from tests.fixtures.compliance import PNG, uploaded
@@ -98,3 +99,16 @@ async def test_detail_statements_do_not_depend_on_tiers_or_gallery(
     assert counts == [5, 5]
     async with db.transaction() as session:
         assert await session.scalar(text("SELECT count(*) FROM product_media")) == 6
+
+
+async def test_gate_applies_the_search_planner_settings(client: httpx.AsyncClient, db: Database) -> None:
+    """The gate carries the list statement's planner settings (one round trip less per search page)."""
+    await vendor_at(client, db)
+    settings = "SELECT current_setting('plan_cache_mode'), current_setting('jit')"
+    async with db.transaction() as session:
+        vendors = await visible_vendors(session, "OK", 35.4676, -97.5164, plan_search=True)
+        assert vendors
+        assert tuple((await session.execute(text(settings))).one()) == ("force_custom_plan", "off")
+    async with db.transaction() as session:  # SET LOCAL: gone with the transaction; plain gate: unchanged
+        await visible_vendors(session, "OK", 35.4676, -97.5164)
+        assert (await session.execute(text(settings))).one()[0] == "auto"
