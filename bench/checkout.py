@@ -499,6 +499,8 @@ async def main() -> None:
                 "checkout_non_201": sum(n for status, n in api["statuses"].items() if status != 201),
                 "quote_non_200": sum(api["quote_errors"].values()),
                 "raw_replay_errors": sum(raw["errors"].values()),
+                # the raw-SQL ratio target of issue #7 (kept by #21)
+                "ratio_below_0_15": int(raw_rate == 0 or api_rate / raw_rate < 0.15),
             },
         )
     finally:
