@@ -326,25 +326,27 @@ async def sweep(
 def table(title: str, runs: dict[str, list[Run]]) -> str:
     """A plain-text side-by-side table (stderr) of the sweep."""
     names = list(runs)
-    lines = [title, f"{'rate/s':>7} | " + " | ".join(f"{n:^47}" for n in names)]
-    lines.append(
-        f"{'':>7} | "
-        + " | ".join(f"{'p50':>7} {'p95':>7} {'p99':>7} {'err':>5} {'api':>6} {'pg':>6}  " for _ in names)
-    )
+    width = 54
+    header = f"{'p50':>7} {'p95':>7} {'p99':>7} {'ok/s':>6} {'err':>5} {'api':>6} {'pg':>6} "
+    lines = [title, f"{'rate/s':>8} | " + " | ".join(f"{n:^{width}}" for n in names)]
+    lines.append(f"{'':>8} | " + " | ".join(header for _ in names))
     for index, rate in enumerate(RATES):
         cells = []
         for name in names:
             run = runs[name][index]
             if run.skipped:
-                cells.append(f"{'(saturated at a lower rate)':^47}")
+                cells.append(f"{'(saturated at a lower rate)':^{width}}")
             else:
+                summary = run.summary()
+                api_ms, pg_ms = summary["api_cpu_ms_per_req"], summary["pg_cpu_ms_per_req"]
                 cells.append(
-                    f"{run.p(0.5):>7} {run.p(0.95):>7} {run.p(0.99):>7} {run.error_count:>5} "
-                    f"{run.summary()['api_cpu_ms_per_req']:>6} {run.summary()['pg_cpu_ms_per_req']:>6}  "
+                    f"{run.p(0.5):>7} {run.p(0.95):>7} {run.p(0.99):>7} {summary['achieved_per_s']:>6} "
+                    f"{run.error_count:>5} {api_ms:>6} {pg_ms:>6} "
                 )
-        lines.append(f"{rate:>7} | " + " | ".join(cells))
-    lines.append(f"{'capacity':>7} | " + " | ".join(f"{capacity(runs[n]):^47}" for n in names))
+        lines.append(f"{rate:>8} | " + " | ".join(cells))
+    lines.append(f"{'capacity':>8} | " + " | ".join(f"{capacity(runs[n]):^{width}}" for n in names))
     lines.append(
-        "(latency ms from the scheduled send; err = timeouts/5xx/unexpected; api, pg = CPU ms per request)"
+        "(latency ms from the scheduled send; ok/s = successful answers per second; err = timeouts, "
+        "5xx, unexpected statuses; api, pg = CPU ms per request)"
     )
     return "\n".join(lines)
