@@ -14,6 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+ROOT = Path(__file__).resolve().parents[1]
+# Where the benches keep their embedded Postgres/Redis and seeded catalogs: BENCH_DATA (shared between
+# worktrees so a 1M-product catalog is seeded once), default .packfinderz/bench in this checkout.
+BENCH_DATA = Path(os.environ.get("BENCH_DATA") or ROOT / ".packfinderz" / "bench").resolve()
+
 
 def percentile(samples: list[float], fraction: float) -> float:
     """Nearest-rank percentile of the samples (0 when empty)."""

@@ -6,6 +6,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from packfinderz.catalog.repository.search import visible_vendors
 from packfinderz.kit.db import Database
 from tests.fixtures.catalog import buyer_at, create_product, insert_products, vendor_at
 from tests.fixtures.compliance import PNG, uploaded
@@ -20,17 +21,25 @@ async def test_search_page_statements_do_not_depend_on_page_size(
         await insert_products(db, vendor, 40)
     buyer = await buyer_at(client)
     counts: dict[tuple[str, int], int] = {}
+    cached: dict[tuple[str, int], int] = {}
     for params in ({}, {"q": "bulk", "sort": "relevance"}, {"sort": "distance"}, {"category": "flower"}):
+        # warms the total (shared by every page size), not the pages measured below
+        await client.get("/api/v1/products", params={**params, "limit": 50}, headers=buyer.headers)
         for limit in (1, 100):
             query = {**params, "limit": limit}
-            await client.get("/api/v1/products", params=query, headers=buyer.headers)  # warms the total
             with statements(app) as seen:
                 response = await client.get("/api/v1/products", params=query, headers=buyer.headers)
             assert response.status_code == 200
             assert len(response.json()["data"]["items"]) == min(limit, 120)
             counts[(str(params), limit)] = len(seen)
-    # membership check, planner settings, gate, page (the total comes from its cache)
-    assert set(counts.values()) == {4}, counts
+            with statements(app) as seen:
+                again = await client.get("/api/v1/products", params=query, headers=buyer.headers)
+            assert again.json() == response.json()
+            cached[(str(params), limit)] = len(seen)
+    # membership check, gate (with the planner settings), page (the total comes from its cache)
+    assert set(counts.values()) == {3}, counts
+    # the same page again: membership check and gate (the freshness check), the page from its cache
+    assert set(cached.values()) == {2}, cached
 
 
 async def test_first_search_counts_once(app: FastAPI, client: httpx.AsyncClient, db: Database) -> None:
@@ -39,7 +48,7 @@ async def test_first_search_counts_once(app: FastAPI, client: httpx.AsyncClient,
     buyer = await buyer_at(client)
     with statements(app) as seen:
         await client.get("/api/v1/products", params={"limit": 5}, headers=buyer.headers)
-    assert len(seen) == 5
+    assert len(seen) == 4
     assert sum("count(" in s.lower() for s in seen) == 1
 
 
@@ -90,3 +99,16 @@ async def test_detail_statements_do_not_depend_on_tiers_or_gallery(
     assert counts == [5, 5]
     async with db.transaction() as session:
         assert await session.scalar(text("SELECT count(*) FROM product_media")) == 6
+
+
+async def test_gate_applies_the_search_planner_settings(client: httpx.AsyncClient, db: Database) -> None:
+    """The gate carries the list statement's planner settings (one round trip less per search page)."""
+    await vendor_at(client, db)
+    settings = "SELECT current_setting('plan_cache_mode'), current_setting('jit')"
+    async with db.transaction() as session:
+        vendors = await visible_vendors(session, "OK", 35.4676, -97.5164, plan_search=True)
+        assert vendors
+        assert tuple((await session.execute(text(settings))).one()) == ("force_custom_plan", "off")
+    async with db.transaction() as session:  # SET LOCAL: gone with the transaction; plain gate: unchanged
+        await visible_vendors(session, "OK", 35.4676, -97.5164)
+        assert (await session.execute(text(settings))).one()[0] == "auto"

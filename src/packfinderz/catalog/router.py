@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any
 
-import pydantic_core
 from fastapi import APIRouter, Depends, Query, Response
 
 from packfinderz.auth.deps import StoreContext, StoreCtx, VendorStore, require_store
@@ -42,7 +41,7 @@ def _list_response(page: dict[str, Any]) -> Response:
     """A list page as JSON. The service builds plain values in the ProductSummary shape (declared as
     the route's response_model for the docs); serializing them directly skips a second validation of
     every row on the hottest route."""
-    return Response(content=pydantic_core.to_json({"data": page}), media_type="application/json")
+    return Response(content=service.list_json(page), media_type="application/json")
 
 
 Percent = Annotated[Decimal | None, Query(ge=0, le=100)]
@@ -197,7 +196,8 @@ async def browse(
 ) -> Response:
     """Buyers: active products of visible vendors in their state; vendors: their own products."""
     request = listing.request(buyer=ctx.store_type == "buyer")
-    return _list_response(await service.browse(session, redis, ctx, request, state))
+    body = await service.browse_json(session, redis, ctx, request, state)
+    return Response(content=body, media_type="application/json")
 
 
 @router.get(

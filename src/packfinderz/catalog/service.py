@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+import pydantic_core
 import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -19,7 +20,7 @@ from packfinderz.catalog.repository import inventory as inventory_repository
 from packfinderz.catalog.repository import products as products_repository
 from packfinderz.catalog.repository import search as search_repository
 from packfinderz.catalog.repository.products import ProductRecord
-from packfinderz.catalog.repository.search import Scope
+from packfinderz.catalog.repository.search import Scope, VisibleVendor
 from packfinderz.catalog.schemas import (
     InventoryDTO,
     InventoryPut,
@@ -46,6 +47,10 @@ from packfinderz.stores.service import vendor_visible_to_buyer
 log = structlog.get_logger("catalog")
 
 TOTAL_CACHE_SECONDS = 600
+# A cached buyer page lives this long at most. Its key changes with every product write and every
+# change of the visible-vendor set (see browse_json); stock (inventory rows, not product writes)
+# is the one figure a cached page may show up to this old: checkout always reads live stock.
+PAGE_CACHE_SECONDS = 30
 GALLERY = "product_gallery"
 COA = "product_coa"
 # Columns a PATCH may write directly (the rest are relations handled on their own).
@@ -518,41 +523,106 @@ async def _cached_total(
     """
     digest = hashlib.sha256(f"{scope.state}|{request.filters.fingerprint()}|{versions}".encode()).hexdigest()
     key = f"pf:catalog:total:{digest[:40]}"
-    try:
-        cached = await redis.get(key)
-    except RedisError as exc:
-        log.warning("catalog.total_cache_unavailable", error=type(exc).__name__)
-        cached = None
+    cached = await _cache_get(redis, key)
     if cached is not None:
         return int(cached)
     total = await search_repository.count(session, scope, request.filters)
-    try:
-        await redis.set(key, total, ex=TOTAL_CACHE_SECONDS)
-    except RedisError as exc:
-        log.warning("catalog.total_cache_unavailable", error=type(exc).__name__)
+    await _cache_set(redis, key, str(total).encode(), TOTAL_CACHE_SECONDS)
     return total
+
+
+async def _cache_get(redis: Redis, key: str) -> bytes | None:
+    """A cached value, or None (also when Redis is unavailable: the caller computes it)."""
+    try:
+        value = await redis.get(key)
+    except RedisError as exc:
+        log.warning("catalog.cache_unavailable", error=type(exc).__name__)
+        return None
+    if value is None:
+        return None
+    return value if isinstance(value, bytes) else str(value).encode()
+
+
+async def _cache_set(redis: Redis, key: str, value: bytes, seconds: int) -> None:
+    try:
+        await redis.set(key, value, ex=seconds)
+    except RedisError as exc:
+        log.warning("catalog.cache_unavailable", error=type(exc).__name__)
 
 
 async def browse(
     session: AsyncSession, redis: Redis, ctx: StoreCtx, request: ListRequest, state: str | None
 ) -> dict[str, Any]:
-    """GET /api/v1/products: a buyer sees active products of visible vendors; a vendor its own table."""
+    """GET /api/v1/products: a buyer sees active products of visible vendors; a vendor its own table.
+
+    Uncached (the search bench captures its SQL through it); the route answers with `browse_json`."""
     if ctx.store_type == "vendor":
         return await vendor_table(session, ctx, request)
     requested = _requested_state(ctx, state)
-    # The gate is simple and keeps its cached plan; the list statements after it are planned per call.
-    vendors = await search_repository.visible_vendors(session, requested, ctx.store.lat, ctx.store.lng)
-    if not vendors:
-        return {"items": [], "next_cursor": None, "total": 0}
-    await search_repository.search_planning(session)
-    scope = Scope(
-        state=requested,
-        vendor_ids=[v.id for v in vendors],
-        distances=[v.distance_m for v in vendors],
+    vendors = await search_repository.visible_vendors(
+        session, requested, ctx.store.lat, ctx.store.lng, plan_search=True
     )
+    return await _buyer_page(session, redis, requested, vendors, request)
+
+
+async def browse_json(
+    session: AsyncSession, redis: Redis, ctx: StoreCtx, request: ListRequest, state: str | None
+) -> bytes:
+    """`browse` as the JSON body of the route; a buyer's page comes from the page cache when it can.
+
+    The gate runs on every request (it is the freshness check); a page is cached under the buyer's
+    state and position, every visible vendor with its catalog version (so a vendor hidden, shown or
+    moved, and any product write of a visible vendor, change the key) and the request itself
+    (filters, sort, limit, cursor). Nothing buyer-specific is in a page beyond those inputs.
+    """
+    if ctx.store_type == "vendor":
+        return list_json(await vendor_table(session, ctx, request))
+    requested = _requested_state(ctx, state)
+    lat, lng = ctx.store.lat, ctx.store.lng
+    vendors = await search_repository.visible_vendors(session, requested, lat, lng, plan_search=True)
+    if not vendors:
+        return list_json(_EMPTY_PAGE)
+    key = _page_key(requested, lat, lng, vendors, request)
+    cached = await _cache_get(redis, key)
+    if cached is not None:
+        return cached
+    body = list_json(await _buyer_page(session, redis, requested, vendors, request))
+    await _cache_set(redis, key, body, PAGE_CACHE_SECONDS)
+    return body
+
+
+_EMPTY_PAGE: dict[str, Any] = {"items": [], "next_cursor": None, "total": 0}
+
+
+def list_json(page: dict[str, Any]) -> bytes:
+    """A list page as the route's JSON body (values already in the ProductSummary shape)."""
+    return pydantic_core.to_json({"data": page})
+
+
+def _versions(vendors: Sequence[VisibleVendor]) -> str:
+    return ",".join(f"{v.id}:{v.version}" for v in vendors)
+
+
+def _page_key(
+    state: str, lat: float, lng: float, vendors: Sequence[VisibleVendor], request: ListRequest
+) -> str:
+    cursor = request.cursor.encode() if request.cursor is not None else ""
+    text = (
+        f"{state}|{lat!r}|{lng!r}|{_versions(vendors)}|{request.filters.fingerprint()}"
+        f"|{request.sort}|{request.limit}|{cursor}"
+    )
+    return f"pf:catalog:page:{hashlib.sha256(text.encode()).hexdigest()[:40]}"
+
+
+async def _buyer_page(
+    session: AsyncSession, redis: Redis, state: str, vendors: list[VisibleVendor], request: ListRequest
+) -> dict[str, Any]:
+    """One page of the gated list (the gate already ran, with the search planner settings)."""
+    if not vendors:
+        return dict(_EMPTY_PAGE)
+    scope = Scope(state=state, vendor_ids=[v.id for v in vendors], distances=[v.distance_m for v in vendors])
     rows = await search_repository.list_page(session, scope, request)
-    versions = ",".join(f"{v.id}:{v.version}" for v in vendors)
-    total = await _cached_total(session, redis, scope, request, versions)
+    total = await _cached_total(session, redis, scope, request, _versions(vendors))
     return _page(rows, request, {v.id: v.distance_m for v in vendors}, total)
 
 

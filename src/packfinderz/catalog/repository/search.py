@@ -124,15 +124,24 @@ def _gate_statement() -> Select[uuid.UUID, float, float, int]:
 
 
 _GATE = _gate_statement()
+# The gate and the planner settings of the list statement that follows it, in one round trip: the
+# settings are an uncorrelated subquery (run once, before the first row) that is never null.
+_GATE_THEN_PLAN = _GATE.where(
+    select(func.concat(*_SEARCH_PLANNING.selected_columns)).scalar_subquery().is_not(None)
+)
 
 
-async def visible_vendors(session: AsyncSession, state: str, lat: float, lng: float) -> list[VisibleVendor]:
+async def visible_vendors(
+    session: AsyncSession, state: str, lat: float, lng: float, *, plan_search: bool = False
+) -> list[VisibleVendor]:
     """Vendors passing the gate of commerce.md §3 for a buyer at (lat, lng) in `state`, nearest first.
 
     The distances are computed here rather than in SQL, for every vendor: the same float64 formula
     costs the database far more per row than Python, and the gate runs on every search.
+    `plan_search`: also apply `search_planning` for the rest of the transaction (same statement).
     """
-    rows = await session.execute(_GATE, {"state": state, "lat": lat, "lng": lng})
+    statement = _GATE_THEN_PLAN if plan_search else _GATE
+    rows = await session.execute(statement, {"state": state, "lat": lat, "lng": lng})
     vendors = [VisibleVendor(r[0], distance_m(r[1], r[2], lat, lng), r[3]) for r in rows]
     vendors.sort(key=lambda v: (v.distance_m, v.id))
     return vendors
