@@ -3,9 +3,14 @@ destinations, token and request id shapes, range bounds; each refusal is a 400 t
 
 from __future__ import annotations
 
+import re
+
 import httpx
+import pytest
+from pydantic import ValidationError
 from redis.asyncio import Redis
 
+from packfinderz.ads.schemas import URL_PATTERN, CreativeIn
 from packfinderz.kit.db import Database
 from tests.ads.conftest import count_rows, counter, serve, vendor_at, verified_buyer
 from tests.fixtures.ads import ad_body, create_ad, post_ad
@@ -88,3 +93,22 @@ async def test_detail_range_bounds_are_dates_never_numbers_nor_out_of_range(
         assert response.json()["error"]["code"] == "VALIDATION_ERROR"
         details = response.json()["error"]["details"]
         assert details.get("field") == field or field in details, (params, details)
+
+
+def test_the_schema_pattern_and_the_server_agree_on_blanks() -> None:
+    """The pattern lists its blanks, so a JSON Schema validator and the server judge a URL alike."""
+    accepted = (
+        "http://x",
+        "\t HTTPS://a.example\n",
+        "\ufeffhttp://a\ufeff",
+        "http://a\x1c",
+        "https://é.example",
+    )
+    refused = ("https://", "ftp://x", "https://a b", "https://a\u3000b", "https://a\x85b", "x http://a")
+    for url in accepted:
+        assert re.fullmatch(URL_PATTERN, url), url
+        assert CreativeIn(destination_url=url).destination_url.startswith("http"), url
+    for url in refused:
+        assert not re.fullmatch(URL_PATTERN, url), url
+        with pytest.raises(ValidationError):
+            CreativeIn(destination_url=url)

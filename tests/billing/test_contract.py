@@ -11,6 +11,7 @@ from fastapi.routing import APIRoute
 
 from packfinderz.ads.router import router as ads_router
 from packfinderz.ads.router import vendor_router as vendor_ads_router
+from packfinderz.ads.schemas import URL_PATTERN
 from packfinderz.analytics.router import router as analytics_router
 from packfinderz.billing.router import (
     admin_router,
@@ -86,13 +87,20 @@ async def test_every_operation_is_described_with_examples_and_statuses(client: h
 async def test_schema_states_the_rules(client: httpx.AsyncClient) -> None:
     document = (await client.get("/openapi.json")).json()
     schemas = document["components"]["schemas"]
+    for model, field, bounds in (
+        ("AdCreate", "bid_cents", (0, 10**12)),
+        ("PlanIn", "price_amount_cents", (0, 100_000_000)),
+        ("ReviewIn", "rating", (1, 5)),
+    ):
+        prop = schemas[model]["properties"][field]
+        assert (prop["type"], prop["minimum"], prop["maximum"]) == ("integer", *bounds), model
     update = schemas["AdUpdate"]["properties"]
     for name in ("status", "bid_cents", "daily_budget_cents", "creatives"):  # null is refused
         assert "anyOf" not in update[name], name
         assert update[name].get("type") != "null", name
     assert {"type": "null"} in update["ends_at"]["anyOf"]  # null clears the window end
     creative = schemas["CreativeIn"]["properties"]["destination_url"]
-    assert creative["pattern"].startswith("^\\s*[Hh][Tt][Tt][Pp]")
+    assert creative["pattern"] == URL_PATTERN
     impression = schemas["ImpressionIn"]["properties"]
     assert impression["request_id"]["pattern"]
     assert impression["view_token"]["pattern"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
@@ -31,7 +32,8 @@ def _whole_number(value: Any) -> Any:
     return value
 
 
-Cents = Annotated[int, BeforeValidator(_whole_number), Strict(), Field(ge=0, le=10**12)]
+# The before-validator goes last: it runs first, and the bounds stay `minimum`/`maximum` in the schema.
+Cents = Annotated[int, Strict(), Field(ge=0, le=10**12), BeforeValidator(_whole_number)]
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 JWT_PATTERN = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
 
@@ -105,26 +107,34 @@ def _blank_to_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
 
-# What `_http_url` accepts, for the schema (surrounding blanks are stripped before the check).
-URL_PATTERN = r"^\s*[Hh][Tt][Tt][Pp][Ss]?://\S+\s*$"
+# Blanks as both Python's `str.isspace` and ECMAScript's `\s` know them, listed so that the schema's
+# pattern means the same in every regex engine. A destination may have blanks around it (stripped),
+# never inside.
+_BLANKS = r"\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+URL_PATTERN = rf"^[{_BLANKS}]*[Hh][Tt][Tt][Pp][Ss]?://[^{_BLANKS}]+[{_BLANKS}]*$"
+_URL = re.compile(URL_PATTERN)
+_EDGE_BLANKS = re.compile(rf"^[{_BLANKS}]+|[{_BLANKS}]+$")
 
 
 def _http_url(value: str) -> str:
-    lowered = value.lower()
-    scheme = next((s for s in ("http://", "https://") if lowered.startswith(s)), None)
-    if scheme is None or len(value) == len(scheme) or any(ch.isspace() for ch in value):
+    """An http(s) URL with a non-blank rest; stored stripped, with its scheme in lower case (the table
+    checks `^https?://`)."""
+    if not _URL.fullmatch(value):
         raise ValueError("must be an http or https URL")
-    return scheme + value[len(scheme) :]  # the scheme in lower case, as stored (and checked) in the table
+    url = _EDGE_BLANKS.sub("", value)
+    scheme_end = url.index("://") + 3
+    return url[:scheme_end].lower() + url[scheme_end:]
 
 
 DestinationUrl = Annotated[
     str,
     Strict(),
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=2048),
+    StringConstraints(max_length=2048),
     AfterValidator(_http_url),
     Field(
         json_schema_extra={"pattern": URL_PATTERN},
-        description="An http or https URL (no blanks inside), at most 2048 characters.",
+        description="An http or https URL, no blanks inside (blanks around it are stripped); at most 2048 "
+        "characters.",
     ),
 ]
 Headline = Annotated[

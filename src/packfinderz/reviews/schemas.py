@@ -67,7 +67,7 @@ class ReviewIn(BaseModel):
     vendor_store_id: uuid.UUID
     order_id: uuid.UUID | None = None
     rating: Annotated[
-        int, BeforeValidator(_whole_number), Strict(), Field(ge=1, le=5, description="Stars, 1..5.")
+        int, Strict(), Field(ge=1, le=5, description="Stars, 1..5."), BeforeValidator(_whole_number)
     ]
     title: Title = Field(default=None, description=f"At most {REVIEW_TITLE_MAX} characters; blank = none.")
     body: Body = Field(default=None, description=f"At most {REVIEW_BODY_MAX} characters; blank = none.")
