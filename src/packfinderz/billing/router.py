@@ -181,7 +181,8 @@ async def admin_plans(
     summary="Create a plan",
 )
 async def create_plan(body: PlanIn, admin: AdminUser, session: DbSession) -> dict[str, Any]:
-    """`is_default=true` clears it on every other plan in the same transaction."""
+    """Admins only. `is_default=true` needs `status: active` (400 otherwise) and clears the flag on every
+    other plan in the same transaction; 409 when the id or `provider_plan_id` exists."""
     return {"data": await service.create_plan(session, body)}
 
 
@@ -194,8 +195,9 @@ async def create_plan(body: PlanIn, admin: AdminUser, session: DbSession) -> dic
 async def update_plan(
     plan_id: PlanIdPath, body: PlanFields, admin: AdminUser, session: DbSession
 ) -> dict[str, Any]:
-    """Admins only. Every mutable field is required (a full replacement); `is_default=true` clears it on
-    every other plan; 409 when `provider_plan_id` belongs to another plan."""
+    """Admins only. Every mutable field is required (a full replacement); `is_default=true` needs
+    `status: active` (400 otherwise) and clears it on every other plan; 409 when `provider_plan_id`
+    belongs to another plan."""
     return {"data": await service.update_plan(session, plan_id, body)}
 
 
@@ -318,9 +320,10 @@ async def create_subscription(
     provider: Billing,
     settings: AppSettings,
 ) -> JSONResponse:
-    """Owner or manager; requires `Idempotency-Key`. Omitted `plan_id` = the default plan, omitted
-    `payment_method_id` = the default card (404 when either does not exist or is not the store's). Steps
-    of money-ads-analytics.md §1.4; a compensated failure leaves no live provider object."""
+    """Owner or manager; requires `Idempotency-Key`. Omitted `plan_id` = the default plan (400 when the
+    plan is not active, or none is given and there is no default); omitted `payment_method_id` = the
+    default card (400 when the store has none; 404 for a card that is not the store's). Steps of
+    money-ads-analytics.md §1.4; a compensated failure leaves no live provider object."""
     created = await service.create_subscription(
         session,
         provider,
@@ -397,7 +400,8 @@ async def add_card(
     body: CardIn, key: CallerKey, ctx: VendorWriter, session: DbSession, provider: Billing
 ) -> dict[str, Any]:
     """Owner or manager; requires `Idempotency-Key`. The first card (or `is_default`) becomes the default;
-    a sandbox `source_id` starting `sbx-decline` is declined (422)."""
+    a sandbox `source_id` starting `sbx-decline` is declined (422); 409 when the provider's card already
+    belongs to another store."""
     return {
         "data": await service.add_card(
             session, provider, store=ctx.store, actor=_actor(ctx), body=body, http_key=key
@@ -456,6 +460,7 @@ webhook_router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
     "/square",
     response_model=DataResponse[None],
     responses={
+        200: {"content": {"application/json": {"example": {"data": None}}}},
         **error_responses(400, 401, 409, s409="The same event is being processed; Square retries."),
         413: {"description": "Body over 1 MiB."},
     },
@@ -464,7 +469,9 @@ webhook_router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 async def square_webhook(
     request: Request, redis: AppRedis, settings: AppSettings, provider: Billing, database: AppDatabase
 ) -> JSONResponse:
-    """HMAC-SHA256 over the registered URL + raw body; deduped by `event_id`; re-fetches subscriptions."""
+    """Square only (no bearer token): HMAC-SHA256 over the registered URL + raw body in
+    `x-square-hmacsha256-signature` (401 otherwise); deduped by `event_id`; re-fetches subscriptions.
+    Mounted only with the square provider."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > webhook.MAX_BODY_BYTES:
         return JSONResponse(error_body("PAYLOAD_TOO_LARGE", "body too large"), status_code=413)

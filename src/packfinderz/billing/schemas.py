@@ -136,7 +136,9 @@ class PlanFields(BaseModel):
     trial_require_payment_method: StrictBool = False
     trial_start_on_activation: StrictBool = True
     test: StrictBool = False
-    is_default: StrictBool = False
+    is_default: StrictBool = Field(
+        False, description="Only an active plan can be the default (400); true clears it on the others."
+    )
     features: list[Feature] = Field(default_factory=list, max_length=50)
     ui: PlanUI = Field(default_factory=PlanUI)
 
