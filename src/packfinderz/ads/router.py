@@ -161,8 +161,10 @@ async def update_ad(
     ad_id: uuid.UUID, body: AdUpdate, ctx: AdWriter, session: DbSession, redis: AppRedis
 ) -> dict[str, Any]:
     """Owner or manager. Omitted = unchanged; `starts_at`/`ends_at` null clears, the other fields refuse
-    null (400); `creatives` replaces them all (same media rules as create). 422 for a refused lifecycle
-    step (e.g. expired or archived ads are read-only, activation needs subscription and KYC)."""
+    null (400); the resulting window must not end before it starts (400, judged with the stored value of
+    an omitted bound); `creatives` replaces them all (same media rules as create). 422 for a refused
+    lifecycle step: draft → active, paused → active (needs subscription and KYC), active → paused only;
+    expired or archived ads are read-only."""
     return {"data": await service.update_ad(session, redis, ctx, ad_id, body)}
 
 
