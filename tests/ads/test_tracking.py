@@ -118,7 +118,7 @@ async def test_impression_refusals(
     other_buyer = await verified_buyer(client, db)
     now = datetime.now(UTC)
     cases: list[tuple[Any, dict[str, Any]]] = [
-        (buyer, {"view_token": "not-a-token", "request_id": served["request_id"]}),
+        (buyer, {"view_token": "not.a.token", "request_id": served["request_id"]}),
         (buyer, {"view_token": served["click_token"], "request_id": served["request_id"]}),
         (buyer, {"view_token": served["view_token"], "request_id": str(uuid.uuid4())}),
         (other_buyer, {"view_token": served["view_token"], "request_id": served["request_id"]}),

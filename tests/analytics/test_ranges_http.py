@@ -155,6 +155,13 @@ async def test_presets_and_the_default(client: httpx.AsyncClient, vendor: Accoun
         {"preset": "1y"},
         {"from": "yesterday", "to": "2026-01-02"},
         {"from": "2026-01-01T10:00:00", "to": "2026-01-02T10:00:00"},
+        # issue #18: numbers, calendar-invalid dates and moments past year 9999 in the zone
+        {"from": "2026-01-01", "to": "0.5"},
+        {"from": "0", "to": "1"},
+        {"from": "2026-02-27", "to": "2026-02-30"},
+        {"from": "2026-01-01", "to": "2026-01-02T25:00:00Z"},
+        {"from": "9999-12-30", "to": "9999-12-31"},
+        {"from": "9999-12-31T00:00:00Z", "to": "9999-12-31T23:59:59-23:59"},
     ],
 )
 async def test_bad_ranges_are_400(client: httpx.AsyncClient, vendor: Account, params: dict[str, str]) -> None:

@@ -63,6 +63,7 @@ async def test_input_is_validated_before_any_provider_call(client: httpx.AsyncCl
     for params, field in (
         ({}, "query"),
         ({"query": "   "}, "query"),
+        ({"query": ""}, "query"),
         ({"query": "x" * 201}, "query"),
         ({"query": "main", "country": "USA"}, "country"),
         ({"query": "main", "language": "e"}, "language"),

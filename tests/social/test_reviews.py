@@ -272,3 +272,20 @@ async def test_list_is_newest_first_with_total_and_cursors(client: httpx.AsyncCl
     unknown = await client.get(f"/api/v1/stores/{uuid.uuid4()}/reviews", headers=reader.headers)
     assert unknown.status_code == 404
     assert (await client.get("/api/v1/stores/nope/reviews", headers=reader.headers)).status_code == 400
+
+
+async def test_a_whole_number_rating_is_an_integer_and_other_numbers_are_refused(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    """JSON Schema's `integer` includes `4.0` (issue #18); halves, strings and booleans stay refused."""
+    buyer, vendor = await verified_buyer(client, db), await vendor_at(client, db)
+    await bought(client, db, buyer, vendor)
+    for rating in (4.5, "4", True, 6.0, 0.0):
+        refused = await review(client, buyer, vendor, rating=rating)
+        assert refused.status_code == 400, rating
+        assert "rating" in error_of(refused)["details"], rating
+    assert await scalar(db, "SELECT count(*) FROM reviews") == 0
+    created = await review(client, buyer, vendor, rating=4.0)
+    assert created.status_code == 201, created.text
+    assert created.json()["data"]["rating"] == 4
+    assert await scalar(db, "SELECT rating FROM reviews") == 4

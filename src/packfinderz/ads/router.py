@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse
 from packfinderz.ads import service, serving
 from packfinderz.ads.repository import AdFilters
 from packfinderz.ads.schemas import (
+    AD_EXAMPLE,
     AdCreate,
     AdDetail,
     AdDTO,
@@ -20,7 +21,7 @@ from packfinderz.ads.schemas import (
     RequestId,
     ServedAd,
 )
-from packfinderz.analytics.deps import AppWarehouse
+from packfinderz.analytics.deps import BOUND_DESCRIPTION, BOUND_PATTERN, RANGE_RULES, AppWarehouse
 from packfinderz.auth.deps import BuyerStore, StoreCtx, VendorStore
 from packfinderz.kit.appstate import AppRedis, AppSettings
 from packfinderz.kit.db import DbSession
@@ -63,15 +64,27 @@ AdWriter = Annotated[StoreCtx, Depends(_ad_writer)]
 )
 @idempotent()
 async def create_ad(body: AdCreate, ctx: AdWriter, session: DbSession, redis: AppRedis) -> dict[str, Any]:
-    """Owner or manager. Types: hero → store or product; store → store; product → product; the target
-    must be the caller's store or one of its active products (400 otherwise)."""
+    """Owner or manager; optional `Idempotency-Key`. Types: hero → store or product; store → store;
+    product → product; the target must be the caller's store or one of its active products, and each
+    `media_id` the store's own media of kind `ads` (400 otherwise; 409 while not uploaded yet);
+    `ends_at` not before `starts_at` (400). `status: active` needs an active subscription and verified
+    KYC (422)."""
     return {"data": await service.create_ad(session, redis, ctx, body)}
 
 
 @vendor_router.get(
     "",
     response_model=PageEnvelope[AdDTO],
-    responses=error_responses(400, 401, 403),
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "example": {"data": {"items": [AD_EXAMPLE], "next_cursor": None, "total": 1}}
+                }
+            }
+        },
+        **error_responses(400, 401, 403),
+    },
     summary="The store's ads, newest first (with total)",
 )
 async def list_ads(
@@ -80,11 +93,17 @@ async def list_ads(
     redis: AppRedis,
     page: Annotated[PageParams, Depends(page_params)],
     *,
-    status: AdStatus | None = None,
-    placement: Placement | None = None,
-    target_type: TargetType | None = None,
-    target_id: uuid.UUID | None = None,
+    status: Annotated[AdStatus | None, Query(description="Only ads in this status.")] = None,
+    placement: Annotated[Placement | None, Query(description="Only ads of this placement.")] = None,
+    target_type: Annotated[
+        TargetType | None, Query(description="Only ads targeting a store or a product.")
+    ] = None,
+    target_id: Annotated[
+        uuid.UUID | None, Query(description="Only ads targeting this store or product.")
+    ] = None,
 ) -> dict[str, Any]:
+    """Any member of a vendor store; ordered `created_at DESC, id DESC`; `total` counts every ad matching
+    the filters."""
     filters = AdFilters(status=status, placement=placement, target_type=target_type, target_id=target_id)
     items, cursor, total = await service.list_ads(session, redis, ctx, filters, page)
     return {"data": {"items": items, "next_cursor": cursor, "total": total}}
@@ -95,6 +114,8 @@ async def list_ads(
     response_model=DataResponse[AdDetail],
     responses=error_responses(400, 401, 403, 404),
     summary="One ad with its analytics",
+    description="Any member of the vendor store that owns the ad (404 otherwise). Daily UTC series of "
+    "impressions, clicks and spend (rollups, then live counters), with totals. " + RANGE_RULES,
 )
 async def ad_detail(
     ad_id: uuid.UUID,
@@ -106,11 +127,14 @@ async def ad_detail(
     warehouse: AppWarehouse,
     preset: Annotated[Literal["7d", "30d", "90d"] | None, Query(description="Default 30d.")] = None,
     start: Annotated[
-        str | None, Query(alias="from", max_length=40, description="RFC3339 or YYYY-MM-DD, with `to`.")
+        str | None,
+        Query(alias="from", max_length=40, pattern=BOUND_PATTERN, description=BOUND_DESCRIPTION),
     ] = None,
-    end: Annotated[str | None, Query(alias="to", max_length=40, description="RFC3339 or YYYY-MM-DD.")] = None,
+    end: Annotated[
+        str | None, Query(alias="to", max_length=40, pattern=BOUND_PATTERN, description=BOUND_DESCRIPTION)
+    ] = None,
 ) -> dict[str, Any]:
-    """Daily UTC series of impressions, clicks and spend (rollups, then live counters), with totals."""
+    # The description (with the range rules) is on the decorator.
     detail = await service.ad_detail(
         session,
         redis,
@@ -136,7 +160,11 @@ async def ad_detail(
 async def update_ad(
     ad_id: uuid.UUID, body: AdUpdate, ctx: AdWriter, session: DbSession, redis: AppRedis
 ) -> dict[str, Any]:
-    """Omitted = unchanged; `starts_at`/`ends_at` null clears; `creatives` replaces them all."""
+    """Owner or manager. Omitted = unchanged; `starts_at`/`ends_at` null clears, the other fields refuse
+    null (400); the resulting window must not end before it starts (400, judged with the stored value of
+    an omitted bound); `creatives` replaces them all (same media rules as create). 422 for a refused
+    lifecycle step: draft → active, paused → active (needs subscription and KYC), active → paused only;
+    expired or archived ads are read-only."""
     return {"data": await service.update_ad(session, redis, ctx, ad_id, body)}
 
 
@@ -147,6 +175,8 @@ async def update_ad(
     summary="Archive an ad (idempotent)",
 )
 async def archive_ad(ad_id: uuid.UUID, ctx: AdWriter, session: DbSession) -> Response:
+    """Owner or manager; archiving an archived ad is a 204 too. An archived ad is read-only and never
+    served again."""
     await service.archive_ad(session, ctx, ad_id)
     return Response(status_code=204)
 
@@ -167,21 +197,27 @@ async def serve(
     redis: AppRedis,
     settings: AppSettings,
 ) -> dict[str, Any]:
-    """Highest bid among the active ads of visible vendors whose next impression fits today's budget;
-    `null` when none does (or when the counters are unavailable)."""
+    """Buyer stores only. Highest bid among the active ads of visible vendors whose next impression fits
+    today's budget; `null` when none does (or when the counters are unavailable). The tokens are valid for
+    this buyer and this `request_id` only."""
     return {"data": await serving.serve(session, redis, settings, ctx, placement)}
 
 
 @router.post(
     "/impression",
     response_model=DataResponse[None],
-    responses=error_responses(400, 401, 403, 503),
+    responses={
+        200: {"content": {"application/json": {"example": {"data": None}}}},
+        **error_responses(400, 401, 403, 503),
+    },
     summary="Report that a served ad was shown",
 )
 async def impression(
     body: ImpressionIn, ctx: BuyerStore, session: DbSession, redis: AppRedis, settings: AppSettings
 ) -> dict[str, Any]:
-    """200 whether or not it was counted (duplicate, over budget, stale or no longer running)."""
+    """Buyer stores only. 400 unless `view_token` is a valid, unexpired view token of this buyer issued with
+    this `request_id` (signature cannot be checked by schema). 200 whether or not it was counted
+    (duplicate, over budget, stale or no longer running); 503 when the counters are unavailable."""
     await serving.impression(
         session, redis, settings, ctx, view_token=body.view_token, request_id=body.request_id
     )
@@ -207,5 +243,8 @@ async def click(
     redis: AppRedis,
     settings: AppSettings,
 ) -> RedirectResponse:
+    """Buyer stores only. 400 unless `token` is a valid, unexpired click token of this buyer issued with
+    this `request_id`; the redirect goes to the creative's `destination_url` whether or not the click was
+    counted (once per request)."""
     destination, _ = await serving.click(session, redis, settings, ctx, raw=token, request_id=request_id)
     return RedirectResponse(destination, status_code=302)

@@ -61,7 +61,15 @@ def bucket_for(start: datetime, end: datetime, tz: ZoneInfo) -> Bucket:
 
 
 def _bound(value: str, tz: ZoneInfo, *, end: bool, field: str) -> datetime:
-    """RFC3339 instant, or a date meaning the start (from) / end (to) of that day in the zone."""
+    """RFC3339 instant, or a date meaning the start (from) / end (to) of that day in the zone; 400 for a
+    moment that exists nowhere in the calendar once in the zone (e.g. `9999-12-31T23:00:00-12:00`)."""
+    try:
+        return _parse_bound(value, tz, end=end, field=field)
+    except OverflowError:
+        raise ValidationFailed(f"{field} is out of range", details={"field": field}) from None
+
+
+def _parse_bound(value: str, tz: ZoneInfo, *, end: bool, field: str) -> datetime:
     text = value.strip()
     if len(text) == 10:
         try:

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from packfinderz.analytics import service
-from packfinderz.analytics.deps import AppWarehouse, RequestedRange
+from packfinderz.analytics.deps import RANGE_RULES, AppWarehouse, RequestedRange
 from packfinderz.analytics.repository import Perspective
 from packfinderz.analytics.schemas import MarketplaceReport
 from packfinderz.auth.deps import StoreContext, VendorStore
@@ -28,6 +28,9 @@ _RANGE_400 = (
     response_model=DataResponse[MarketplaceReport],
     responses=error_responses(400, 401, 403, 503, s400=_RANGE_400),
     summary="The active store's marketplace KPIs, series and top lists (vendor or buyer perspective)",
+    description="Any member of any store: a vendor store sees what it sold, a buyer store what it bought. "
+    "Series are zero-filled buckets in ANALYTICS_TZ. " + RANGE_RULES + " 503 when the warehouse is "
+    "unavailable.",
 )
 async def marketplace(
     ctx: StoreContext, session: DbSession, warehouse: AppWarehouse, r: RequestedRange
@@ -43,6 +46,8 @@ async def marketplace(
         400, 401, 403, 503, s400=_RANGE_400, s403="FORBIDDEN: not a vendor store, or no active subscription."
     ),
     summary="The vendor dashboard (vendor perspective); needs an active subscription",
+    description="Any member of a vendor store with an active subscription (403 otherwise). Series are "
+    "zero-filled buckets in ANALYTICS_TZ. " + RANGE_RULES + " 503 when the warehouse is unavailable.",
 )
 async def vendor_analytics(
     ctx: VendorStore, session: DbSession, warehouse: AppWarehouse, r: RequestedRange

@@ -13,6 +13,9 @@ from packfinderz.auth.deps import AdminUser, StoreCtx, VendorStore
 from packfinderz.billing import service, webhook
 from packfinderz.billing.deps import AppDatabase, Billing
 from packfinderz.billing.schemas import (
+    CHARGE_EXAMPLE,
+    PAYMENT_METHOD_EXAMPLE,
+    PLAN_EXAMPLE,
     CardIn,
     ChargeDTO,
     CustomerLinked,
@@ -36,6 +39,16 @@ from packfinderz.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageEnvelope, P
 from packfinderz.models.billing import ChargeStatus, ChargeType, PlanStatus
 
 WRITER_ROLES = frozenset({"owner", "manager"})
+# Cursors are unpadded base64url (kit/pagination.py); anything else is refused by the schema.
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]*$"
+CursorQuery = Annotated[
+    str | None,
+    Query(
+        max_length=512,
+        pattern=CURSOR_PATTERN,
+        description="Opaque cursor from the previous page of this listing (another listing's is a 400).",
+    ),
+]
 S422 = (
     "STATE_CONFLICT: `store is not linked to a billing customer`, a provider refusal "
     "(`details.provider_code`, e.g. a declined card), or the subscription's state; or IDEMPOTENCY_KEY_REUSED."
@@ -54,6 +67,9 @@ async def _vendor_writer(ctx: VendorStore) -> StoreCtx:
 
 VendorWriter = Annotated[StoreCtx, Depends(_vendor_writer)]
 Pages = Annotated[PageParams, Depends(page_params)]
+PlanIdPath = Annotated[
+    str, Path(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$", description="Plan id, e.g. `starter_v1`.")
+]
 
 
 async def _key(request: Request) -> str:
@@ -62,6 +78,12 @@ async def _key(request: Request) -> str:
 
 
 CallerKey = Annotated[str, Depends(_key)]
+
+
+def _page_example(item: Any) -> dict[int | str, dict[str, Any]]:
+    """The 200 example of a list route: one item, no further page."""
+    example = {"data": {"items": [item], "next_cursor": None}}
+    return {200: {"content": {"application/json": {"example": example}}}}
 
 
 def _page(items: list[Any], cursor: str | None) -> dict[str, Any]:
@@ -77,18 +99,19 @@ admin_router = APIRouter(prefix="/api/admin/v1/billing", tags=["billing admin"])
 @plans_router.get(
     "/plans",
     response_model=PageEnvelope[PlanDTO],
-    responses=error_responses(400, 401, 403),
+    responses={**_page_example(PLAN_EXAMPLE), **error_responses(400, 401, 403)},
     summary="Active plans (default first)",
 )
 async def vendor_plans(
     ctx: VendorStore,
     session: DbSession,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size, 1..100.")] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query(description="Opaque cursor from the previous page.")] = None,
+    cursor: CursorQuery = None,
 ) -> dict[str, Any]:
-    """Ordered `is_default DESC, test DESC, name ASC, id ASC`."""
+    """Any member of a vendor store. The active plans, ordered `is_default DESC, test DESC, name ASC,
+    id ASC`; a cursor from another listing is a 400."""
     items, next_cursor = await service.list_plans(
-        session, status="active", is_default=None, limit=limit, cursor=cursor
+        session, status="active", is_default=None, limit=limit, cursor=cursor or None
     )
     return _page(items, next_cursor)
 
@@ -96,20 +119,19 @@ async def vendor_plans(
 @plans_router.get(
     "/plans/{plan_id}",
     response_model=DataResponse[PlanDTO],
-    responses=error_responses(401, 403, 404),
+    responses=error_responses(400, 401, 403, 404),
     summary="One active plan",
 )
-async def vendor_plan(
-    plan_id: Annotated[str, Path(max_length=64)], ctx: VendorStore, session: DbSession
-) -> dict[str, Any]:
-    """404 unless the plan is active."""
+async def vendor_plan(plan_id: PlanIdPath, ctx: VendorStore, session: DbSession) -> dict[str, Any]:
+    """Any member of a vendor store. 404 unless the plan exists and is active; 400 for an id outside
+    `^[a-z0-9_]{1,64}$`."""
     return {"data": await service.get_plan(session, plan_id, active_only=True)}
 
 
 @plans_router.get(
     "/charges",
     response_model=PageEnvelope[ChargeDTO],
-    responses=error_responses(400, 401, 403),
+    responses={**_page_example(CHARGE_EXAMPLE), **error_responses(400, 401, 403)},
     summary="The store's charges, newest first",
 )
 async def list_charges(
@@ -121,7 +143,8 @@ async def list_charges(
         ChargeStatus | None, Query(description="pending | succeeded | failed | refunded")
     ] = None,
 ) -> dict[str, Any]:
-    """Any member of the vendor store; `created_at DESC, id DESC`."""
+    """Any member of the vendor store; ordered `created_at DESC, id DESC`, optionally filtered by type and
+    status."""
     items, cursor = await service.list_charges(session, ctx.store_id, type, status, page)
     return _page(items, cursor)
 
@@ -129,20 +152,23 @@ async def list_charges(
 @admin_router.get(
     "/plans",
     response_model=PageEnvelope[PlanDTO],
-    responses=error_responses(400, 401, 403),
+    responses={**_page_example(PLAN_EXAMPLE), **error_responses(400, 401, 403)},
     summary="Every plan (filters status, is_default)",
 )
 async def admin_plans(
     *,
     admin: AdminUser,
     session: DbSession,
-    status: Annotated[PlanStatus | None, Query()] = None,
-    is_default: Annotated[bool | None, Query()] = None,
+    status: Annotated[PlanStatus | None, Query(description="active | deprecated | hidden")] = None,
+    is_default: Annotated[
+        bool | None, Query(description="Only the default plan (true) or the others.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size, 1..100.")] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query(description="Opaque cursor from the previous page.")] = None,
+    cursor: CursorQuery = None,
 ) -> dict[str, Any]:
+    """Admins only. Every plan whatever its status, in the vendor listing's order."""
     items, next_cursor = await service.list_plans(
-        session, status=status, is_default=is_default, limit=limit, cursor=cursor
+        session, status=status, is_default=is_default, limit=limit, cursor=cursor or None
     )
     return _page(items, next_cursor)
 
@@ -155,7 +181,8 @@ async def admin_plans(
     summary="Create a plan",
 )
 async def create_plan(body: PlanIn, admin: AdminUser, session: DbSession) -> dict[str, Any]:
-    """`is_default=true` clears it on every other plan in the same transaction."""
+    """Admins only. `is_default=true` needs `status: active` (400 otherwise) and clears the flag on every
+    other plan in the same transaction; 409 when the id or `provider_plan_id` exists."""
     return {"data": await service.create_plan(session, body)}
 
 
@@ -166,20 +193,22 @@ async def create_plan(body: PlanIn, admin: AdminUser, session: DbSession) -> dic
     summary="Replace a plan's mutable fields",
 )
 async def update_plan(
-    plan_id: Annotated[str, Path(max_length=64)], body: PlanFields, admin: AdminUser, session: DbSession
+    plan_id: PlanIdPath, body: PlanFields, admin: AdminUser, session: DbSession
 ) -> dict[str, Any]:
+    """Admins only. Every mutable field is required (a full replacement); `is_default=true` needs
+    `status: active` (400 otherwise) and clears it on every other plan; 409 when `provider_plan_id`
+    belongs to another plan."""
     return {"data": await service.update_plan(session, plan_id, body)}
 
 
 @admin_router.delete(
     "/plans/{plan_id}",
     status_code=204,
-    responses=error_responses(401, 403, 404),
+    responses=error_responses(400, 401, 403, 404),
     summary="Soft-delete a plan (hidden, not default)",
 )
-async def delete_plan(
-    plan_id: Annotated[str, Path(max_length=64)], admin: AdminUser, session: DbSession
-) -> Response:
+async def delete_plan(plan_id: PlanIdPath, admin: AdminUser, session: DbSession) -> Response:
+    """Admins only. The plan becomes `hidden` and stops being the default; live subscriptions keep it."""
     await service.delete_plan(session, plan_id)
     return Response(status_code=204)
 
@@ -197,7 +226,8 @@ async def delete_plan(
 async def repair_customer(
     body: CustomerRepairIn, admin: AdminUser, session: DbSession, provider: Billing
 ) -> JSONResponse:
-    """201 when a customer was created at the provider, 200 when an existing one was linked."""
+    """Admins only. 201 when a customer was created at the provider, 200 when an existing one was linked;
+    404 for an unknown store, 400 when it is not a vendor store."""
     customer_id, created = await service.repair_customer(session, provider, body.store_id)
     return JSONResponse({"data": {"billing_customer_id": customer_id}}, status_code=201 if created else 200)
 
@@ -252,6 +282,8 @@ def _actor(ctx: StoreCtx) -> Actor:
 async def get_subscription(
     ctx: VendorWriter, session: DbSession, provider: Billing, settings: AppSettings
 ) -> dict[str, Any]:
+    """Owner or manager of a vendor store. Synchronises the live subscription with the provider first;
+    `data` is null when the store has none."""
     return {"data": await service.current_subscription(session, provider, settings, ctx.store_id)}
 
 
@@ -288,7 +320,10 @@ async def create_subscription(
     provider: Billing,
     settings: AppSettings,
 ) -> JSONResponse:
-    """Steps of money-ads-analytics.md §1.4; a compensated failure leaves no live provider object."""
+    """Owner or manager; requires `Idempotency-Key`. Omitted `plan_id` = the default plan (400 when the
+    plan is not active, or none is given and there is no default); omitted `payment_method_id` = the
+    default card (400 when the store has none; 404 for a card that is not the store's). Steps of
+    money-ads-analytics.md §1.4; a compensated failure leaves no live provider object."""
     created = await service.create_subscription(
         session,
         provider,
@@ -306,41 +341,45 @@ async def create_subscription(
 @subscriptions_router.post(
     "/cancel",
     response_model=DataResponse[SubscriptionDTO | None],
-    responses=error_responses(401, 403, 409, 422, s422=S422, s503=S503),
+    responses=error_responses(400, 401, 403, 409, 422, s422=S422, s503=S503),
     summary="Cancel at the end of the paid period (null without a live subscription)",
 )
 @idempotent("critical")
 async def cancel_subscription(
     ctx: VendorWriter, session: DbSession, provider: Billing, settings: AppSettings
 ) -> dict[str, Any]:
-    """Access continues to the end of the paid period; the flag flips when the provider reports it."""
+    """Owner or manager; requires `Idempotency-Key`; no body. Access continues to the end of the paid
+    period; the flag flips when the provider reports it."""
     return {"data": await service.cancel_subscription(session, provider, settings, ctx.store_id, _actor(ctx))}
 
 
 @subscriptions_router.post(
     "/pause",
     response_model=DataResponse[SubscriptionDTO],
-    responses=error_responses(401, 403, 404, 409, 422, s422=S422, s503=S503),
+    responses=error_responses(400, 401, 403, 404, 409, 422, s422=S422, s503=S503),
     summary="Pause at the end of the paid period",
 )
 @idempotent("critical")
 async def pause_subscription(
     ctx: VendorWriter, session: DbSession, provider: Billing, settings: AppSettings
 ) -> dict[str, Any]:
-    """404 without a live subscription; 422 unless active or trialing."""
+    """Owner or manager; requires `Idempotency-Key`; no body. 404 without a live subscription; 422 unless
+    active or trialing."""
     return {"data": await service.pause_subscription(session, provider, settings, ctx.store_id, _actor(ctx))}
 
 
 @subscriptions_router.post(
     "/resume",
     response_model=DataResponse[SubscriptionDTO],
-    responses=error_responses(401, 403, 404, 409, 422, s422=S422, s503=S503),
+    responses=error_responses(400, 401, 403, 404, 409, 422, s422=S422, s503=S503),
     summary="Undo a pending cancel or pause; resume a paused subscription",
 )
 @idempotent("critical")
 async def resume_subscription(
     ctx: VendorWriter, session: DbSession, provider: Billing, settings: AppSettings
 ) -> dict[str, Any]:
+    """Owner or manager; requires `Idempotency-Key`; no body. 404 without a live subscription; with
+    nothing to undo or resume it answers the synced subscription unchanged."""
     return {"data": await service.resume_subscription(session, provider, settings, ctx.store_id, _actor(ctx))}
 
 
@@ -360,8 +399,9 @@ methods_router = APIRouter(prefix="/api/v1/vendor/payment-methods", tags=["billi
 async def add_card(
     body: CardIn, key: CallerKey, ctx: VendorWriter, session: DbSession, provider: Billing
 ) -> dict[str, Any]:
-    """The first card (or `is_default`) becomes the default; a sandbox `source_id` starting `sbx-decline`
-    is declined."""
+    """Owner or manager; requires `Idempotency-Key`. The first card (or `is_default`) becomes the default;
+    a sandbox `source_id` starting `sbx-decline` is declined (422); 409 when the provider's card already
+    belongs to another store."""
     return {
         "data": await service.add_card(
             session, provider, store=ctx.store, actor=_actor(ctx), body=body, http_key=key
@@ -372,10 +412,11 @@ async def add_card(
 @methods_router.get(
     "",
     response_model=PageEnvelope[PaymentMethodDTO],
-    responses=error_responses(400, 401, 403),
+    responses={**_page_example(PAYMENT_METHOD_EXAMPLE), **error_responses(400, 401, 403)},
     summary="The store's cards, newest first",
 )
 async def list_cards(ctx: VendorWriter, session: DbSession, page: Pages) -> dict[str, Any]:
+    """Owner or manager of a vendor store; newest first."""
     items, cursor = await service.list_cards(session, ctx.store_id, page)
     return _page(items, cursor)
 
@@ -389,6 +430,8 @@ async def list_cards(ctx: VendorWriter, session: DbSession, page: Pages) -> dict
 async def patch_card(
     method_id: uuid.UUID, body: PaymentMethodPatch, ctx: VendorWriter, session: DbSession
 ) -> dict[str, Any]:
+    """Owner or manager. `true` clears the flag on the store's other cards; 404 unless the card is the
+    store's."""
     return {"data": await service.set_default(session, ctx.store_id, method_id, body.is_default)}
 
 
@@ -403,6 +446,7 @@ async def patch_card(
 async def delete_card(
     method_id: uuid.UUID, ctx: VendorWriter, session: DbSession, provider: Billing
 ) -> Response:
+    """Owner or manager. Disabled at the provider; 409 while the live subscription charges it."""
     await service.delete_card(session, provider, ctx.store_id, method_id, _actor(ctx))
     return Response(status_code=204)
 
@@ -416,6 +460,7 @@ webhook_router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
     "/square",
     response_model=DataResponse[None],
     responses={
+        200: {"content": {"application/json": {"example": {"data": None}}}},
         **error_responses(400, 401, 409, s409="The same event is being processed; Square retries."),
         413: {"description": "Body over 1 MiB."},
     },
@@ -424,7 +469,9 @@ webhook_router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 async def square_webhook(
     request: Request, redis: AppRedis, settings: AppSettings, provider: Billing, database: AppDatabase
 ) -> JSONResponse:
-    """HMAC-SHA256 over the registered URL + raw body; deduped by `event_id`; re-fetches subscriptions."""
+    """Square only (no bearer token): HMAC-SHA256 over the registered URL + raw body in
+    `x-square-hmacsha256-signature` (401 otherwise); deduped by `event_id`; re-fetches subscriptions.
+    Mounted only with the square provider."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > webhook.MAX_BODY_BYTES:
         return JSONResponse(error_body("PAYLOAD_TOO_LARGE", "body too large"), status_code=413)

@@ -7,7 +7,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StrictBool, StringConstraints
+from pydantic.config import JsonDict
 
 from packfinderz.models.billing import (
     BillingPlan,
@@ -21,7 +22,91 @@ from packfinderz.models.billing import (
     SubscriptionStatus,
 )
 
+# Example values: the demo marketplace (`packfinderz seed --demo`, billing/seed.py), Mile High Growers.
+PLAN_EXAMPLE: JsonDict = {
+    "id": "starter_v1",
+    "name": "Starter",
+    "status": "active",
+    "provider_plan_id": "sandbox-starter-monthly",
+    "test": False,
+    "is_default": True,
+    "trial_days": 0,
+    "trial_require_payment_method": False,
+    "trial_start_on_activation": True,
+    "interval": "EVERY_30_DAYS",
+    "price_amount_cents": 9900,
+    "price_amount": "99.00",
+    "currency_code": "USD",
+    "features": ["marketplace_visibility", "ads", "analytics"],
+    "ui": {"badge": "popular", "description": "Everything a vendor needs", "bullets": ["Listed statewide"]},
+    "created_at": "2026-12-07T14:46:10Z",
+    "updated_at": "2026-12-07T14:46:10Z",
+}
+_PLAN_FIELDS_EXAMPLE: JsonDict = {
+    key: PLAN_EXAMPLE[key]
+    for key in (
+        "name",
+        "status",
+        "provider_plan_id",
+        "interval",
+        "price_amount_cents",
+        "currency_code",
+        "trial_days",
+        "trial_require_payment_method",
+        "trial_start_on_activation",
+        "test",
+        "is_default",
+        "features",
+        "ui",
+    )
+}
+SUBSCRIPTION_EXAMPLE: JsonDict = {
+    "id": "e94b3a70-ff43-4251-b8a0-4185dff3b33a",
+    "provider_subscription_id": "sbx_subscription_f93da4de74325bd25fbf",
+    "status": "active",
+    "price_id": "sandbox-starter-monthly",
+    "billing_plan_id": "starter_v1",
+    "current_period_start": "2026-12-07T00:00:00Z",
+    "current_period_end": "2027-01-06T00:00:00Z",
+    "cancel_at_period_end": False,
+    "canceled_at": None,
+    "paused_at": None,
+    "pause_effective_at": None,
+    "resume_effective_at": None,
+}
+PAYMENT_METHOD_EXAMPLE: JsonDict = {
+    "id": "f89eb80e-4406-469b-9879-2d91645fac11",
+    "card_brand": "VISA",
+    "card_last4": "1111",
+    "card_exp_month": 12,
+    "card_exp_year": 2029,
+    "is_default": True,
+    "created_at": "2026-12-07T14:46:11Z",
+}
+CHARGE_EXAMPLE: JsonDict = {
+    "id": "3c1f0b7a-9d2e-4f61-8a57-0e4b6c2d9f13",
+    "amount_cents": 9900,
+    "currency": "USD",
+    "type": "subscription",
+    "status": "succeeded",
+    "description": "Starter, 2026-12-07 to 2027-01-06",
+    "failure_reason": None,
+    "created_at": "2026-12-07T14:46:12Z",
+    "billed_at": "2026-12-07T14:46:12Z",
+}
+
 PlanId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+$", min_length=1, max_length=64)]
+
+
+def _whole_number(value: Any) -> Any:
+    """JSON Schema's `integer` includes `9900.0`: take a whole float as its integer (strings stay refused)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# Request integers and booleans are strict: `"9900"` and `0`/`1` for a boolean are refused as the schema says.
+WholeInt = Annotated[int, BeforeValidator(_whole_number), Strict()]
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Feature = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
@@ -29,7 +114,7 @@ Feature = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, 
 class PlanUI(BaseModel):
     """Marketing copy of a plan."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [PLAN_EXAMPLE["ui"]]})
 
     badge: Literal["popular", "best_value", "new"] | None = None
     description: Annotated[str, StringConstraints(max_length=1000)] | None = None
@@ -39,19 +124,21 @@ class PlanUI(BaseModel):
 class PlanFields(BaseModel):
     """The mutable fields of a plan (PATCH replaces them all)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_PLAN_FIELDS_EXAMPLE]})
 
     name: Text200
     status: PlanStatus
     provider_plan_id: Text200
     interval: PlanInterval
-    price_amount_cents: int = Field(ge=0, le=100_000_000)
+    price_amount_cents: WholeInt = Field(ge=0, le=100_000_000)
     currency_code: Literal["USD"]
-    trial_days: int = Field(0, ge=0, le=365)
-    trial_require_payment_method: bool = False
-    trial_start_on_activation: bool = True
-    test: bool = False
-    is_default: bool = False
+    trial_days: WholeInt = Field(0, ge=0, le=365)
+    trial_require_payment_method: StrictBool = False
+    trial_start_on_activation: StrictBool = True
+    test: StrictBool = False
+    is_default: StrictBool = Field(
+        False, description="Only an active plan can be the default (400); true clears it on the others."
+    )
     features: list[Feature] = Field(default_factory=list, max_length=50)
     ui: PlanUI = Field(default_factory=PlanUI)
 
@@ -59,10 +146,18 @@ class PlanFields(BaseModel):
 class PlanIn(PlanFields):
     """A new plan: its id (`^[a-z0-9_]+$`) and the mutable fields."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"id": "growth_v1", **_PLAN_FIELDS_EXAMPLE, "is_default": False}]}
+    )
+
     id: PlanId
 
 
 class PlanDTO(BaseModel):
+    """A billing plan as vendors and admins read it."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [PLAN_EXAMPLE]})
+
     id: str
     name: str
     status: PlanStatus
@@ -105,6 +200,10 @@ def plan_dto(plan: BillingPlan) -> PlanDTO:
 
 
 class SubscriptionDTO(BaseModel):
+    """The store's subscription as the provider last reported it."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [SUBSCRIPTION_EXAMPLE]})
+
     id: uuid.UUID
     provider_subscription_id: str
     status: SubscriptionStatus
@@ -137,7 +236,14 @@ def subscription_dto(row: Subscription) -> SubscriptionDTO:
 
 
 class SubscribeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Both optional: the default plan and the default card are used when omitted."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"plan_id": "starter_v1", "payment_method_id": PAYMENT_METHOD_EXAMPLE["id"]}, {}]
+        },
+    )
 
     plan_id: PlanId | None = None
     payment_method_id: uuid.UUID | None = None
@@ -146,23 +252,41 @@ class SubscribeIn(BaseModel):
 class CardIn(BaseModel):
     """A Web Payments SDK token (`source_id`) to store as a card."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "source_id": "cnon:card-nonce-ok",
+                    "cardholder_name": "Mile High Growers",
+                    "verification_token": None,
+                    "is_default": True,
+                }
+            ]
+        },
+    )
 
     source_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512)]
     cardholder_name: (
         Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None
     ) = None
     verification_token: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = None
-    is_default: bool = False
+    is_default: StrictBool = False
 
 
 class PaymentMethodPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """`true` makes the card the default (the others are cleared); `false` leaves the store without one."""
 
-    is_default: bool
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"is_default": True}]})
+
+    is_default: StrictBool
 
 
 class PaymentMethodDTO(BaseModel):
+    """A stored card (no number: brand, last four digits, expiry)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [PAYMENT_METHOD_EXAMPLE]})
+
     id: uuid.UUID
     card_brand: str | None
     card_last4: str | None
@@ -185,6 +309,10 @@ def payment_method_dto(row: PaymentMethod) -> PaymentMethodDTO:
 
 
 class ChargeDTO(BaseModel):
+    """A charge of the store (subscription renewal, ad spend)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [CHARGE_EXAMPLE]})
+
     id: uuid.UUID
     amount_cents: int
     currency: str
@@ -211,12 +339,22 @@ def charge_dto(row: Charge) -> ChargeDTO:
 
 
 class CustomerRepairIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """The vendor store to link to a billing customer."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"store_id": "1a61416f-452c-427b-927d-28972e1132d1"}]}
+    )
 
     store_id: uuid.UUID
 
 
 class CustomerLinked(BaseModel):
+    """The provider's customer id now on the store."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"billing_customer_id": "sbx_customer_167af80c16b73673e548"}]}
+    )
+
     billing_customer_id: str
 
 
@@ -226,6 +364,8 @@ SimulationEvent = Literal[
 
 
 class SimulateIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """The provider event to simulate."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"event": "renew"}]})
 
     event: SimulationEvent

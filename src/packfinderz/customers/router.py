@@ -56,7 +56,13 @@ async def list_customers(
     ] = "last_order",
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size, 1..100.")] = DEFAULT_LIMIT,
     cursor: Annotated[
-        str | None, Query(description="Opaque cursor from the previous page (same sort).")
+        str | None,
+        Query(
+            max_length=512,
+            pattern=r"^[A-Za-z0-9_-]*$",
+            description="Opaque cursor (unpadded base64url) from the previous page of the same sort; a "
+            "malformed cursor or one of the other sort is a 400.",
+        ),
     ] = None,
 ) -> dict[str, Any]:
     """Any member of a vendor store. Buyers hidden with DELETE are left out until they order again.

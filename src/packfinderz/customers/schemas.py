@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 from pydantic.config import JsonDict
 
+from packfinderz.models.orders import OrderStatus
 from packfinderz.orders.schemas import PartyStore, StoreCard
 
 CustomerSort = Literal["last_order", "total_spent"]
@@ -42,10 +43,24 @@ class CustomerDTO(BaseModel):
     last_order_at: datetime
 
 
+_RECENT_ORDER: JsonDict = {
+    "id": "1a2b3c4d-0000-4000-8000-000000000009",
+    "order_number": 1042,
+    "status": "delivered",
+    "total_cents": 52500,
+    "discounts_cents": 0,
+    "created_at": "2026-12-01T09:30:00Z",
+}
+
+
 class CustomerOrder(BaseModel):
+    """One of the customer's latest orders with the active vendor."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_RECENT_ORDER]})
+
     id: uuid.UUID
     order_number: int
-    status: str
+    status: OrderStatus
     total_cents: int
     discounts_cents: int
     created_at: datetime
@@ -74,16 +89,7 @@ class CustomerDetail(BaseModel):
                     },
                     **_FIGURES,
                     "hidden": False,
-                    "recent_orders": [
-                        {
-                            "id": "1a2b3c4d-0000-4000-8000-000000000009",
-                            "order_number": 1042,
-                            "status": "delivered",
-                            "total_cents": 52500,
-                            "discounts_cents": 0,
-                            "created_at": "2026-12-01T09:30:00Z",
-                        }
-                    ],
+                    "recent_orders": [_RECENT_ORDER],
                 }
             ]
         }

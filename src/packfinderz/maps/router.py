@@ -33,7 +33,16 @@ def _maps(request: Request) -> Maps:
 )
 async def suggest(
     request: Request,
-    query: Annotated[str, Query(max_length=200, description="What the user typed; must not be blank.")],
+    query: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=200,
+            pattern=r"\S",
+            description="What the user typed: 1..200 characters, at least one not blank.",
+            examples=["100 N Broadway, Oklahoma"],
+        ),
+    ],
     country: Annotated[
         str | None, Query(pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2 region, e.g. `us`.")
     ] = None,
@@ -42,7 +51,8 @@ async def suggest(
         Query(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", description="BCP 47 language, e.g. `en`."),
     ] = None,
 ) -> dict[str, Any]:
-    """One page of `{place_id, description}` (no `limit`/`cursor`; `next_cursor` is null)."""
+    """Public (no token). One page of `{place_id, description}` (no `limit`/`cursor`; `next_cursor` is
+    null). A blank `query` is a 400; 503 when no maps provider is configured or it fails."""
     text = query.strip()
     if not text:
         raise ValidationFailed(details={"query": "must not be blank"})
@@ -63,6 +73,7 @@ async def suggest(
     summary="The store address of a suggested place (public)",
 )
 async def resolve(body: ResolveIn, request: Request) -> dict[str, Any]:
-    """line1 = street number + route (either alone), else the first segment of the formatted address;
-    line2 = subpremise; city = locality, else postal town, else county; state and country short codes."""
+    """Public (no token). line1 = street number + route (either alone), else the first segment of the
+    formatted address; line2 = subpremise; city = locality, else postal town, else county; state and
+    country short codes."""
     return {"data": asdict(await _maps(request).resolve(body.place_id))}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
+from pydantic.config import JsonDict
 
 PlaceId = Annotated[
     str,
@@ -39,14 +40,28 @@ class SuggestionDTO(BaseModel):
     description: str
 
 
+_SUGGESTION: JsonDict = {
+    "place_id": "ChIJgUbEo8cfqokR5lP9_Wh_DaM",
+    "description": "100 North Broadway Avenue, Oklahoma City, OK, USA",
+}
+
+
 class SuggestPage(BaseModel):
     """The list shape with one page: `next_cursor` is always null."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_SUGGESTION], "next_cursor": None}]})
 
     items: list[SuggestionDTO]
     next_cursor: str | None
 
 
 class SuggestResponse(BaseModel):
+    """`{"data": {"items": [...], "next_cursor": null}}`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"data": {"items": [_SUGGESTION], "next_cursor": None}}]}
+    )
+
     data: SuggestPage
 
 
