@@ -117,8 +117,10 @@ async def test_the_document_states_the_rules_of_identity_and_platform_routes(
     # media: closed sets as enums, the kind ↔ MIME rule and the size bounds
     presign = schemas["PresignIn"]
     assert "license_doc" in presign["properties"]["media_kind"]["enum"]
-    pdf_only = [rule for rule in presign["anyOf"] if "coa" in rule["properties"]["media_kind"]["enum"]]
-    assert pdf_only[0]["properties"]["mime_type"]["enum"] == ["application/pdf"]
+    [pdf_only] = [
+        rule for rule in presign["allOf"] if "coa" in rule["if"]["properties"]["media_kind"]["enum"]
+    ]
+    assert pdf_only["then"]["properties"]["mime_type"]["enum"] == ["application/pdf"]
     assert presign["properties"]["size_bytes"]["minimum"] == 1
     assert set(schemas["MediaDTO"]["properties"]["status"]["enum"]) == {"pending", "uploaded", "failed"}
     assert "grower" in schemas["LicenseDTO"]["properties"]["type"]["enum"]

@@ -53,11 +53,8 @@ class AdminStorePatch(Input):
 
     model_config = ConfigDict(
         json_schema_extra={
-            "anyOf": [
-                {"required": ["suspended"]},
-                {"required": ["subscription_active"]},
-                {"required": ["badge"]},
-            ],
+            # `reason` and at least one change field (unknown fields are refused).
+            "minProperties": 2,
             "examples": [{"suspended": True, "reason": "License expired; store suspended pending renewal."}],
         }
     )

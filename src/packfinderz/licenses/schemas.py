@@ -118,13 +118,8 @@ class VerifyIn(Input):
     model_config = ConfigDict(
         json_schema_extra={
             # A rejection needs a reason (the service answers 400 without one).
-            "anyOf": [
-                {"properties": {"decision": {"const": "verified"}}},
-                {
-                    "properties": {"decision": {"const": "rejected"}, "reason": {"type": "string"}},
-                    "required": ["reason"],
-                },
-            ],
+            "if": {"properties": {"decision": {"const": "rejected"}}, "required": ["decision"]},
+            "then": {"properties": {"reason": {"type": "string"}}, "required": ["reason"]},
             "examples": [
                 {"decision": "rejected", "reason": "The document is unreadable; upload a clearer scan."}
             ],

@@ -33,16 +33,17 @@ DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 
 def _kind_mime_rule() -> list[dict[str, Any]]:
-    """One alternative per group of kinds sharing their MIME types: the media_kind ↔ mime_type rule."""
+    """`if media_kind in <kinds> then mime_type in <their types>`, one per group of kinds sharing their MIME
+    types. `if`/`then` (not a model-level `anyOf`) so that client generators keep one PresignIn class."""
     by_groups: dict[tuple[str, ...], list[str]] = {}
     for kind in MEDIA_KINDS:
         by_groups.setdefault(KIND_GROUPS[kind], []).append(kind)
     return [
         {
-            "properties": {
-                "media_kind": {"enum": kinds},
-                "mime_type": {"enum": sorted(set().union(*(MIME_GROUPS[g] for g in groups)))},
-            }
+            "if": {"properties": {"media_kind": {"enum": kinds}}, "required": ["media_kind"]},
+            "then": {
+                "properties": {"mime_type": {"enum": sorted(set().union(*(MIME_GROUPS[g] for g in groups)))}}
+            },
         }
         for groups, kinds in by_groups.items()
     ]
@@ -54,15 +55,15 @@ _KIND_MIME_RULE: Any = _kind_mime_rule()
 class PresignIn(Input):
     """POST /api/v1/media/presign; kind, name, size and MIME are checked in that order by the service.
 
-    The MIME type must be one the kind accepts (`anyOf` below): images for product, ads, store and user
-    (videos too for product and ads); PDF for coa, pdf and manifest; PDF or images for license_doc; PDF,
-    office documents, text or images for other. A MIME type is compared without its parameters,
-    lower-cased.
+    The MIME type must be one the kind accepts (`if`/`then` rules below): images for product, ads, store
+    and user (videos too for product and ads); PDF for coa, pdf and manifest; PDF or images for
+    license_doc; PDF, office documents, text or images for other. A MIME type is compared without its
+    parameters, lower-cased.
     """
 
     model_config = ConfigDict(
         json_schema_extra={
-            "anyOf": _KIND_MIME_RULE,
+            "allOf": _KIND_MIME_RULE,
             "examples": [
                 {
                     "media_kind": "product",
