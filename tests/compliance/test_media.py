@@ -86,6 +86,8 @@ async def test_presign_creates_a_pending_row_and_a_signed_upload(
             "license_doc uploads only accept pdf, images",
         ),
         ({"size_bytes": "10"}, "size_bytes", "Input should be a valid integer"),
+        ({"size_bytes": 10.5}, "size_bytes", "Input should be a valid integer"),
+        ({"size_bytes": True}, "size_bytes", "Input should be a valid integer"),
         ({"extra": 1}, "extra", "is not allowed"),
     ],
 )
@@ -103,6 +105,15 @@ async def test_presign_rejects_bad_input_and_creates_nothing(
     assert response.json()["error"]["code"] == "VALIDATION_ERROR"
     assert response.json()["error"]["details"][field] == message
     assert await media_count(db) == 0
+
+
+async def test_presign_takes_a_whole_json_number_as_the_integer_it_is(
+    client: httpx.AsyncClient, vendor: Account, db: Database
+) -> None:
+    """Issue #18: `10.0` is an integer by JSON Schema (what the document declares), so it is accepted."""
+    response = await post_presign(client, vendor, size_bytes=10.0)
+    assert response.status_code == 201, response.text
+    assert await media_count(db) == 1
 
 
 async def test_presign_checks_kind_before_size_before_mime(

@@ -176,6 +176,11 @@ async def test_list_rejects_invalid_filters(
         ("?action=license.*.*", "action"),
         ("?from=yesterday", "from"),
         ("?to=2026-01-01T00:00:00", "to"),
+        # issue #18: what pydantic would coerce is refused, as `format: date-time` says
+        ("?to=0.5", "to"),
+        ("?from=1796659200", "from"),
+        ("?from=2026-01-01", "from"),
+        ("?to=2026-01-01 00:00:00Z", "to"),
         ("?limit=0", "limit"),
         ("?limit=101", "limit"),
         ("?cursor=%%%", "cursor"),

@@ -99,6 +99,26 @@ async def test_get_and_patch_my_store(client: httpx.AsyncClient) -> None:
     assert empty.json()["data"]["categories"] == ["vape"]
 
 
+async def test_the_delivery_radius_is_a_json_integer_and_never_null(client: httpx.AsyncClient) -> None:
+    """Issue #18: `25000.0` is a JSON Schema integer; null, strings and fractions are refused."""
+    vendor = await register_vendor(client)
+    before = (await client.get("/api/v1/stores/me", headers=vendor.headers)).json()["data"]
+    for value in (None, "25000", 25000.5, 10**23):
+        refused = await client.patch(
+            "/api/v1/stores/me", json={"delivery_radius_meters": value}, headers=vendor.headers
+        )
+        assert refused.status_code == 400, value
+        assert refused.json()["error"]["code"] == "VALIDATION_ERROR"
+        assert "delivery_radius_meters" in refused.json()["error"]["details"], value
+    unchanged = (await client.get("/api/v1/stores/me", headers=vendor.headers)).json()["data"]
+    assert unchanged["delivery_radius_meters"] == before["delivery_radius_meters"]
+    response = await client.patch(
+        "/api/v1/stores/me", json={"delivery_radius_meters": 25000.0}, headers=vendor.headers
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["delivery_radius_meters"] == 25000
+
+
 async def test_buyers_have_no_delivery_radius(client: httpx.AsyncClient) -> None:
     buyer = await register_buyer(client)
     response = await client.patch(
@@ -337,9 +357,10 @@ async def test_logo_and_banner(client: httpx.AsyncClient, db: Database) -> None:
     assert summary["logo_url"] == f"https://cdn.example/{logo}.png"
 
     refusals = [
-        (await add_media(db, other), 400, "media belongs to different store"),
+        # issue #18: an unknown media is a 404 (schema-valid input), another store's the same (issue #17)
+        (await add_media(db, other), 404, "media not found"),
         (await add_media(db, vendor, kind="product"), 400, "must be media of kind store"),
-        (uuid.uuid4(), 400, "media not found"),
+        (uuid.uuid4(), 404, "media not found"),
         (await add_media(db, vendor, status="pending"), 409, "media not ready"),
     ]
     for media_id, status, message in refusals:

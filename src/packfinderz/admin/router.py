@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
@@ -15,11 +15,9 @@ from packfinderz.kit.db import DbSession
 from packfinderz.kit.openapi import DataResponse, error_responses
 from packfinderz.kit.pagination import PageEnvelope, PageParams, page_params
 from packfinderz.media.files import MediaFiles
-from packfinderz.stores.schemas import StoreDTO
+from packfinderz.stores.schemas import KycStatus, StoreDTO, StoreType
 
 router = APIRouter(prefix="/api/admin/v1/stores", tags=["admin: stores"])
-
-KycStatus = Literal["pending_verification", "verified", "rejected", "expired", "suspended"]
 
 
 @router.get(
@@ -34,10 +32,11 @@ async def list_stores(
     page: Annotated[PageParams, Depends(page_params)],
     *,
     kyc_status: KycStatus | None = None,
-    type: Literal["buyer", "vendor"] | None = None,
+    type: StoreType | None = None,
     subscription_active: bool | None = None,
     q: Annotated[str | None, Query(max_length=200, description="Company or DBA name substring.")] = None,
 ) -> dict[str, Any]:
+    """Admins; filters combine; `total` counts every match."""
     filters = StoreFilters(kyc_status=kyc_status, type=type, subscription_active=subscription_active, q=q)
     items, cursor, total = await service.list_stores(session, filters, page)
     return {"data": {"items": items, "next_cursor": cursor, "total": total}}
@@ -52,6 +51,7 @@ async def list_stores(
 async def get_store(
     store_id: uuid.UUID, admin: AdminUser, session: DbSession, files: MediaFiles
 ) -> dict[str, Any]:
+    """Admins; 404 when the store does not exist. Members include pending invitations."""
     return {"data": await service.get_store(session, files, store_id)}
 
 
@@ -59,9 +59,21 @@ async def get_store(
     "/{store_id}",
     response_model=DataResponse[AdminStoreDTO],
     summary="Suspend or reinstate, override subscription_active, set the badge (reason required)",
-    responses=error_responses(400, 401, 403, 404),
+    responses=error_responses(
+        400,
+        401,
+        403,
+        404,
+        s400="VALIDATION_ERROR: no change field, `suspended: null`, `subscription_active` on a buyer store, "
+        "or invalid values.",
+    ),
 )
 async def patch_store(
     store_id: uuid.UUID, body: AdminStorePatch, admin: AdminUser, session: DbSession, files: MediaFiles
 ) -> dict[str, Any]:
+    """Admins. At least one of `suspended`, `subscription_active`, `badge`, and always a `reason`.
+    `suspended: true` sets the KYC status `suspended`, `false` recomputes it from the licenses;
+    `subscription_active` (vendor stores only) overrides billing, `null` clears the override; `badge: null`
+    removes the badge. Unchanged values are no-ops; changes are audited (`store.admin_override`) and a
+    suspension change notifies the store."""
     return {"data": await service.patch_store(session, files, store_id, admin.actor(), body)}

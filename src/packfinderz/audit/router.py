@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
 from packfinderz.audit import service
 from packfinderz.audit.repository import AuditFilters
-from packfinderz.audit.schemas import AuditLogDTO
+from packfinderz.audit.schemas import ActorRole, AuditLogDTO, Rfc3339
 from packfinderz.auth.deps import AdminUser
 from packfinderz.kit.db import DbSession
 from packfinderz.kit.errors import ValidationFailed
@@ -20,14 +19,8 @@ from packfinderz.kit.pagination import PageEnvelope, PageParams, page_params
 
 router = APIRouter(prefix="/api/admin/v1/audit", tags=["admin: audit"])
 
-ActorRole = Literal["owner", "manager", "staff", "ops", "agent", "admin", "system", "anonymous", "user"]
-_ACTION_RE = re.compile(r"^[a-z_]+(\.[a-z_]+)*(\.\*)?$")
-
-
-def _aware(name: str, value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise ValidationFailed(details={name: "must include a time zone (RFC 3339)"})
-    return value
+_ACTION_PATTERN = r"^[a-z_]+(\.[a-z_]+)*(\.\*)?$"
+_ACTION_RE = re.compile(_ACTION_PATTERN)
 
 
 async def audit_filters(
@@ -36,13 +29,22 @@ async def audit_filters(
     actor_store_id: uuid.UUID | None = None,
     actor_role: ActorRole | None = None,
     action: Annotated[
-        str | None, Query(max_length=100, description="Exact action, or a prefix such as `license.*`.")
+        str | None,
+        Query(
+            max_length=100,
+            description="Exact action, or a prefix such as `license.*`.",
+            json_schema_extra={"pattern": _ACTION_PATTERN},
+        ),
     ] = None,
     target_type: Annotated[str | None, Query(min_length=1, max_length=50)] = None,
     target_id: uuid.UUID | None = None,
     request_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
-    created_from: Annotated[datetime | None, Query(alias="from", description="created_at >= from")] = None,
-    created_to: Annotated[datetime | None, Query(alias="to", description="created_at < to")] = None,
+    created_from: Annotated[
+        Rfc3339 | None, Query(alias="from", description="created_at >= from (RFC 3339 with a time zone).")
+    ] = None,
+    created_to: Annotated[
+        Rfc3339 | None, Query(alias="to", description="created_at < to (RFC 3339 with a time zone).")
+    ] = None,
 ) -> AuditFilters:
     """Parse and check the audit list filters."""
     prefix = None
@@ -62,8 +64,8 @@ async def audit_filters(
         target_type=target_type,
         target_id=target_id,
         request_id=request_id,
-        created_from=_aware("from", created_from),
-        created_to=_aware("to", created_to),
+        created_from=created_from,
+        created_to=created_to,
     )
 
 
@@ -79,6 +81,10 @@ async def list_audit(
     filters: Annotated[AuditFilters, Depends(audit_filters)],
     page: Annotated[PageParams, Depends(page_params)],
 ) -> dict[str, Any]:
-    """Admin only; every filter narrows the result (`from <= created_at < to`). Reads are not audited."""
+    """Admin only; every filter narrows the result (`from <= created_at < to`). Reads are not audited.
+
+    `from` and `to` are RFC 3339 date-times with a time zone (a Unix timestamp, a bare date or a naive time
+    is a 400); `action` is an exact action (`auth.login_failed`) or a prefix ending in `.*` (`license.*`).
+    """
     rows, cursor = await service.list_entries(session, filters, page)
     return {"data": {"items": [AuditLogDTO.model_validate(r) for r in rows], "next_cursor": cursor}}

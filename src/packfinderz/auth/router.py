@@ -85,7 +85,8 @@ async def register(
 ) -> dict[str, Any]:
     """Creates the user (or, for an existing email with the matching password, reuses it), a store owned
     by them and signs in on that store; a vendor store gets its billing customer (provider down → 503,
-    nothing committed). Requires `Idempotency-Key`."""
+    nothing committed). `password` must pass the policy (12..256 characters, zxcvbn score >= 3; 400
+    otherwise); `accept_tos` must be true. Requires `Idempotency-Key`."""
     result = await service.register(session, rt, body, billing=billing)
     _no_store(response, result.access_token)
     return {"data": result}
@@ -170,7 +171,9 @@ async def update_password(
     session: DbSession,
     rt: IdentityRuntime,
 ) -> dict[str, Any]:
-    """Allowed while a password change is required. Revokes every other session and rotates this one."""
+    """Allowed while a password change is required. `new_password` must pass the policy (12..256
+    characters, zxcvbn score >= 3) and differ from the current one (400 otherwise); a wrong
+    `current_password` is a 401. Revokes every other session and rotates this one."""
     ip = client_ip(request.scope, rt.settings.trusted_proxy_hops, rt.settings.proxy_networks)
     result = await service.update_password(
         session, rt, user_id=user.user_id, jti=user.jti, store_id=user.store_id, body=body, ip=ip
@@ -206,7 +209,8 @@ async def admin_login(
 async def admin_register(
     body: AdminRegisterIn, response: Response, session: DbSession, rt: IdentityRuntime, ip: RegisterIp
 ) -> dict[str, Any]:
-    """Development convenience; production admins come from `packfinderz users create --role admin`."""
+    """Development convenience; production admins come from `packfinderz users create --role admin`.
+    `password` must pass the policy (12..256 characters, zxcvbn score >= 3); an existing email is a 409."""
     result = await service.register_admin(session, rt, body, ip)
     _no_store(response, result.access_token)
     return {"data": result}

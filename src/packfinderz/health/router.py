@@ -4,40 +4,74 @@ from __future__ import annotations
 
 import hmac
 import os
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from packfinderz.health.checks import Readiness
 from packfinderz.kit.errors import DependencyError, Unauthorized, error_body
+from packfinderz.kit.openapi import error_responses
 
 router = APIRouter(tags=["health"])
 log = structlog.get_logger("health")
 
 
 class LiveStatus(BaseModel):
-    status: str
+    status: Literal["live"]
 
 
 class LiveResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"data": {"status": "live"}}]})
+
     data: LiveStatus
 
 
 class ReadyStatus(BaseModel):
-    status: str
+    status: Literal["ready"]
     checks: dict[str, dict[str, Any]]
 
 
 class ReadyResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "data": {
+                        "status": "ready",
+                        "checks": {
+                            "postgres": {
+                                "status": "ok",
+                                "revision": "20261207050000",
+                                "head": "20261207050000",
+                                "migrations": "at_head",
+                                "latency_ms": 11.94,
+                            },
+                            "redis": {"status": "ok", "latency_ms": 1.74},
+                            "events": {"status": "ok", "adapter": "redis", "latency_ms": 1.72},
+                            "storage": {"status": "ok", "adapter": "local", "latency_ms": 9.98},
+                            "warehouse": {
+                                "status": "ok",
+                                "adapter": "postgres",
+                                "latency_ms": 47.18,
+                                "required": False,
+                            },
+                        },
+                    }
+                }
+            ]
+        }
+    )
+
     data: ReadyStatus
 
 
 @router.get("/health/live", response_model=LiveResponse, summary="Liveness: the process answers")
 async def live() -> dict[str, Any]:
+    """Always 200 while the process serves HTTP; touches no dependency. No authentication."""
     return {"data": {"status": "live"}}
 
 
@@ -45,9 +79,14 @@ async def live() -> dict[str, Any]:
     "/health/ready",
     response_model=ReadyResponse,
     summary="Readiness: every required dependency answers",
-    responses={503: {"description": "DEPENDENCY_ERROR with the failing checks in details"}},
+    responses=error_responses(
+        s503="DEPENDENCY_ERROR: a required check failed, or the api is draining before shutdown; "
+        "`details.checks` has every check's result."
+    ),
 )
 async def ready(request: Request) -> Any:
+    """Runs the readiness checks (each with its own timeout, results cached briefly); 200 when every
+    required one passes, else 503 with the failing ones named in `details.dependency`. No authentication."""
     readiness: Readiness = request.app.state.readiness
     if getattr(request.app.state, "draining", False):
         # SIGTERM received: out of rotation first, while in-flight and late requests are still served.

@@ -35,12 +35,25 @@ Page = Annotated[PageParams, Depends(page_params)]
     status_code=201,
     response_model=DataResponse[LicenseDTO],
     summary="Submit a license for review (its document must be an uploaded license_doc of this store)",
-    responses=error_responses(400, 401, 403, 404, 422, s409="CONFLICT: media already used or not ready."),
+    responses=error_responses(
+        400,
+        401,
+        403,
+        404,
+        409,
+        422,
+        s409="CONFLICT: the media is already attached to a license or not uploaded yet; or "
+        "IDEMPOTENCY_REQUEST_IN_PROGRESS.",
+    ),
 )
 @idempotent()
 async def create_license(
     body: LicenseIn, ctx: StoreContext, session: DbSession, files: MediaFiles
 ) -> dict[str, Any]:
+    """Any member of the active store. `media_id` must be an uploaded `license_doc` media of this store (a
+    PDF or an image; else 400, 409 while still pending); `expiration_date`, when given, must be in the
+    future and after `issue_date`. The license starts `pending` and the store's KYC status is recomputed.
+    Dates are RFC 3339 timestamps or `YYYY-MM-DD`. Requires `Idempotency-Key`."""
     return {"data": await service.create_license(session, files, ctx.store_id, ctx.actor(), body)}
 
 
@@ -53,6 +66,7 @@ async def create_license(
 async def list_licenses(
     ctx: StoreContext, session: DbSession, files: MediaFiles, page: Page, status: LicenseStatus | None = None
 ) -> dict[str, Any]:
+    """Any member of the active store; `status` narrows the list."""
     items, cursor = await service.list_licenses(session, files, ctx.store_id, status, page)
     return {"data": {"items": items, "next_cursor": cursor}}
 
@@ -66,6 +80,7 @@ async def list_licenses(
 async def get_license(
     license_id: uuid.UUID, ctx: StoreContext, session: DbSession, files: MediaFiles
 ) -> dict[str, Any]:
+    """Any member of the active store; another store's license is 404. `document_url` is freshly signed."""
     return {"data": await service.get_license(session, files, ctx.store_id, license_id)}
 
 
@@ -73,13 +88,15 @@ async def get_license(
     "/{license_id}",
     status_code=204,
     summary="Delete a rejected or expired license (owner, manager)",
-    responses=error_responses(400, 401, 403, 404, s409="CONFLICT: only rejected or expired licenses."),
+    responses=error_responses(400, 401, 403, 404, 409, s409="CONFLICT: only rejected or expired licenses."),
 )
 async def delete_license(
     license_id: uuid.UUID,
     ctx: Annotated[StoreCtx, require_store_roles("owner", "manager")],
     session: DbSession,
 ) -> Response:
+    """Owner or manager of the active store; pending and verified licenses cannot be deleted (409). The
+    document media stays, no longer protected."""
     await service.delete_license(session, ctx.store_id, license_id, ctx.actor())
     return Response(status_code=204)
 
@@ -122,6 +139,7 @@ async def admin_list(
 async def admin_get(
     license_id: uuid.UUID, admin: AdminUser, session: DbSession, files: MediaFiles
 ) -> dict[str, Any]:
+    """Admins. Includes `same_number_licenses`: other submissions of this state and number."""
     return {"data": await service.admin_get(session, files, license_id)}
 
 
@@ -134,12 +152,17 @@ async def admin_get(
         401,
         403,
         404,
+        409,
         422,
-        s409="CONFLICT: license already finalized, or its number is already verified for another license.",
+        s409="CONFLICT: license already finalized, or its number is already verified for another license; "
+        "or IDEMPOTENCY_REQUEST_IN_PROGRESS.",
     ),
 )
 @idempotent()
 async def verify(
     license_id: uuid.UUID, body: VerifyIn, admin: AdminUser, session: DbSession, files: MediaFiles
 ) -> dict[str, Any]:
+    """Admins. Decides a `pending` license once (409 afterwards): `verified`, or `rejected` with a
+    `reason` (400 without). Only one license per issuing state and number can be verified (409). The
+    store's KYC status is recomputed and the store is notified. Requires `Idempotency-Key`."""
     return {"data": await service.verify(session, files, license_id, admin.actor(), body)}

@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field, Strict, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints, WithJsonSchema
 
 from packfinderz.kit.schemas import Input
 from packfinderz.models.licenses import License
@@ -34,12 +34,69 @@ def parse_license_date(value: Any) -> datetime:
     return parsed.astimezone(UTC)
 
 
-LicenseDate = Annotated[datetime, BeforeValidator(parse_license_date)]
-Reason = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+LicenseDate = Annotated[
+    datetime,
+    BeforeValidator(parse_license_date),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "string", "format": "date-time"}, {"type": "string", "format": "date"}],
+            "description": "RFC 3339 timestamp with an offset, or a `YYYY-MM-DD` date (midnight UTC).",
+        }
+    ),
+]
+# Examples (OpenAPI) from the demo marketplace (`packfinderz seed --demo`).
+_STORE_ID = "4f65fc91-bc1b-44be-8798-55ff85b0d1b5"
+_MEDIA_ID = "5e2d1c0b-9a8f-4e7d-8c6b-5a4f3e2d1c0b"
+LICENSE_EXAMPLE: dict[str, Any] = {
+    "id": "9a3e0c55-1f7b-4c1e-8f0e-52d4a1b7c9e3",
+    "store_id": _STORE_ID,
+    "user_id": "c48e5aae-413c-4f34-9dc5-6ebd4d07f144",
+    "status": "pending",
+    "status_reason": None,
+    "decided_at": None,
+    "media_id": _MEDIA_ID,
+    "issuing_state": "CO",
+    "type": "grower",
+    "number": "403-00123",
+    "issue_date": "2025-07-01T00:00:00Z",
+    "expiration_date": "2027-06-30T00:00:00Z",
+    "created_at": "2026-12-07T15:10:00Z",
+    "updated_at": "2026-12-07T15:10:00Z",
+    "document_url": "http://localhost:8080/api/storage/v1/objects/4f65fc91-bc1b-44be-8798-55ff85b0d1b5/"
+    "license_doc/5e2d1c0b-9a8f-4e7d-8c6b-5a4f3e2d1c0b.pdf?expires=1796659800&sig=3f9a0c1d2e",
+}
+ADMIN_LICENSE_EXAMPLE: dict[str, Any] = {
+    **LICENSE_EXAMPLE,
+    "status": "verified",
+    "decided_at": "2026-12-07T15:20:00Z",
+    "decided_by_user_id": "0b1f5c9e-7d0a-4d35-9a39-3f4ad2f8e611",
+    "store": {"id": _STORE_ID, "company_name": "Mile High Growers", "type": "vendor"},
+    "same_number_licenses": [],
+}
+
+# `pattern` (not blank) is what strip + min_length enforce, stated for the document.
+Reason = Annotated[
+    str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=r"\S")
+]
 
 
 class LicenseIn(Input):
     """POST /api/v1/licenses."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "media_id": _MEDIA_ID,
+                    "issuing_state": "CO",
+                    "type": "grower",
+                    "number": "403-00123",
+                    "issue_date": "2025-07-01",
+                    "expiration_date": "2027-06-30T00:00:00Z",
+                }
+            ]
+        }
+    )
 
     media_id: uuid.UUID
     issuing_state: Annotated[
@@ -47,7 +104,9 @@ class LicenseIn(Input):
     ]
     type: LicenseType
     number: Annotated[
-        str, Strict(), StringConstraints(strip_whitespace=True, to_upper=True, min_length=1, max_length=100)
+        str,
+        Strict(),
+        StringConstraints(strip_whitespace=True, to_upper=True, min_length=1, max_length=100, pattern=r"\S"),
     ]
     issue_date: LicenseDate | None = None
     expiration_date: LicenseDate | None = None
@@ -56,6 +115,17 @@ class LicenseIn(Input):
 class VerifyIn(Input):
     """POST /api/admin/v1/licenses/{id}/verify; a reason is required to reject."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            # A rejection needs a reason (the service answers 400 without one).
+            "if": {"properties": {"decision": {"const": "rejected"}}, "required": ["decision"]},
+            "then": {"properties": {"reason": {"type": "string"}}, "required": ["reason"]},
+            "examples": [
+                {"decision": "rejected", "reason": "The document is unreadable; upload a clearer scan."}
+            ],
+        }
+    )
+
     decision: Literal["verified", "rejected"]
     reason: Reason | None = None
 
@@ -63,15 +133,17 @@ class VerifyIn(Input):
 class LicenseDTO(BaseModel):
     """A license without `decided_by_user_id`/`expiry_warned_at`, plus a fresh signed document URL."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [LICENSE_EXAMPLE]})
+
     id: uuid.UUID
     store_id: uuid.UUID
     user_id: uuid.UUID
-    status: str
+    status: LicenseStatus
     status_reason: str | None
     decided_at: datetime | None
     media_id: uuid.UUID
     issuing_state: str
-    type: str
+    type: LicenseType
     number: str
     issue_date: datetime | None
     expiration_date: datetime | None
@@ -103,7 +175,7 @@ class LicenseDTO(BaseModel):
 class LicenseStore(BaseModel):
     id: uuid.UUID
     company_name: str
-    type: str
+    type: Literal["buyer", "vendor"]
 
 
 class SameNumberLicense(BaseModel):
@@ -111,11 +183,13 @@ class SameNumberLicense(BaseModel):
 
     id: uuid.UUID
     store_id: uuid.UUID
-    status: str
+    status: LicenseStatus
 
 
 class AdminLicenseDTO(LicenseDTO):
     """What admins see: the decider, the license's store, and other submissions of the same number."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [ADMIN_LICENSE_EXAMPLE]})
 
     decided_by_user_id: uuid.UUID | None
     store: LicenseStore

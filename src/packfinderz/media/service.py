@@ -28,23 +28,11 @@ from packfinderz.kit.storage.uploads import mime_type as normalize_mime
 from packfinderz.media import repository
 from packfinderz.media.files import Files
 from packfinderz.media.repository import MediaFilters
-from packfinderz.media.schemas import MediaDTO, PresignIn, PresignOut
+from packfinderz.media.schemas import KIND_GROUPS, MediaDTO, PresignIn, PresignOut
 from packfinderz.models.media import PROTECTED_ATTACHMENT_TYPES, Media
 
 log = structlog.get_logger("media")
 
-# identity.md §11.1, except `other`: documents and images only (issue #17), no longer any type.
-KIND_GROUPS: dict[str, tuple[str, ...]] = {
-    "product": ("images", "videos"),
-    "ads": ("images", "videos"),
-    "store": ("images",),
-    "user": ("images",),
-    "coa": ("pdf",),
-    "license_doc": ("pdf", "images"),
-    "pdf": ("pdf",),
-    "manifest": ("pdf",),
-    "other": ("pdf", "documents", "images"),
-}
 EXTENSIONS = {
     "image/png": "png",
     "image/jpeg": "jpg",

@@ -47,6 +47,7 @@ async def list_store_notifications(
     summary="How many of the active store's notifications are unread",
 )
 async def store_unread_count(ctx: StoreContext, session: DbSession) -> dict[str, Any]:
+    """Any member of the active store."""
     return {"data": {"count": await service.unread_count(session, ctx.store_id)}}
 
 
@@ -57,6 +58,8 @@ async def store_unread_count(ctx: StoreContext, session: DbSession) -> dict[str,
     summary="Mark every notification of the active store read",
 )
 async def store_read_all(ctx: StoreContext, session: DbSession) -> dict[str, Any]:
+    """Any member of the active store; `updated` is how many were unread. Notices already read keep their
+    `read_at`."""
     return {"data": {"updated": await service.mark_all_read(session, ctx.store_id)}}
 
 
@@ -92,6 +95,7 @@ async def list_admin_notifications(
     summary="How many admin notifications are unread",
 )
 async def admin_unread_count(admin: AdminUser, session: DbSession) -> dict[str, Any]:
+    """Admins; the inbox is shared, so this is the same for every admin."""
     return {"data": {"count": await service.unread_count(session, None)}}
 
 
@@ -102,6 +106,7 @@ async def admin_unread_count(admin: AdminUser, session: DbSession) -> dict[str, 
     summary="Mark every admin notification read (for every admin)",
 )
 async def admin_read_all(admin: AdminUser, session: DbSession) -> dict[str, Any]:
+    """Admins; `updated` is how many were unread. The inbox is shared: they are read for every admin."""
     return {"data": {"updated": await service.mark_all_read(session, None)}}
 
 
@@ -112,4 +117,5 @@ async def admin_read_all(admin: AdminUser, session: DbSession) -> dict[str, Any]
     summary="Mark one admin notification read (for every admin)",
 )
 async def admin_read_one(notification_id: uuid.UUID, admin: AdminUser, session: DbSession) -> dict[str, Any]:
+    """Admins; `read_at` is set once (reading again keeps the first time); a store's notice is 404."""
     return {"data": await service.mark_read(session, None, notification_id)}

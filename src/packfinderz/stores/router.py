@@ -48,12 +48,22 @@ async def get_my_store(ctx: StoreContext, session: DbSession) -> dict[str, Any]:
 @router.patch(
     "/me",
     response_model=DataResponse[StoreDTO],
-    responses=error_responses(400, 401, 403, 409),
+    responses=error_responses(
+        400,
+        401,
+        403,
+        404,
+        409,
+        s404="NOT_FOUND `media not found`: `logo_media_id`/`banner_media_id` is not a media of this store.",
+        s409="CONFLICT `media not ready`: the logo or banner media is not uploaded yet.",
+    ),
     summary="Update the active store's profile",
 )
 async def update_my_store(body: StoreUpdateIn, ctx: StoreManager, session: DbSession) -> dict[str, Any]:
-    """Owner or manager. Absent fields are unchanged, `null` clears; `address` and `type` cannot change;
-    `delivery_radius_meters` is for vendors only."""
+    """Owner or manager. Absent fields are unchanged, `null` clears (except `company_name` and
+    `delivery_radius_meters`, which cannot be null); `address` and `type` cannot change;
+    `delivery_radius_meters` is for vendors only (400 for a buyer store). `logo_media_id` and
+    `banner_media_id` must be uploaded media of kind `store` of this store."""
     return {"data": await service.update_store(session, ctx, body)}
 
 

@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
+    ConfigDict,
     Field,
     Strict,
     StringConstraints,
@@ -35,8 +37,131 @@ from packfinderz.models.identity import (
 )
 from packfinderz.models.licenses import License
 
+
+def not_nullable(schema: dict[str, Any]) -> None:
+    """`json_schema_extra` of an optional PATCH field that refuses null: absent is fine, null is a 400.
+
+    The type stays `X | None` (so the refusal is the field's own message) but the document offers no null.
+    """
+    if schema.get("default", ...) is None:
+        del schema["default"]
+    branches = [branch for branch in schema.pop("anyOf", []) if branch.get("type") != "null"]
+    if len(branches) == 1:
+        schema.update(branches[0])
+    elif branches:
+        schema["anyOf"] = branches
+
+
+def whole_number(value: Any) -> Any:
+    """A JSON number with no fraction (`1.0`) is an integer in JSON Schema: take it as one."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# An integer body field: `1` and `1.0` (JSON Schema integers), never `"1"`, `true` or `1.5`. Bounds go
+# before the validator (`Annotated[int, Strict(), Field(ge=..), BeforeValidator(whole_number)]`) so that
+# the document shows them as minimum/maximum.
+WholeNumber = Annotated[int, Strict(), BeforeValidator(whole_number)]
+
 StoreType = Literal["buyer", "vendor"]
 MemberRole = Literal["owner", "manager", "staff", "ops"]
+KycStatus = Literal["pending_verification", "verified", "rejected", "expired", "suspended"]
+StoreBadge = Literal["top_brand", "quality_verified"]
+LicenseStatusName = Literal["pending", "verified", "rejected", "expired"]
+LicenseTypeName = Literal["producer", "grower", "dispensary", "merchant"]
+
+# Examples (OpenAPI) from the demo marketplace (`packfinderz seed --demo`).
+STORE_ID_EXAMPLE = "4f65fc91-bc1b-44be-8798-55ff85b0d1b5"
+OWNER_ID_EXAMPLE = "c48e5aae-413c-4f34-9dc5-6ebd4d07f144"
+_ADDRESS_EXAMPLE: dict[str, Any] = {
+    "line1": "1 Main St",
+    "line2": None,
+    "city": "Denver",
+    "state": "CO",
+    "postal_code": "80202",
+    "country": "US",
+    "lat": 39.7392,
+    "lng": -104.9903,
+}
+_PUBLIC_EXAMPLE: dict[str, Any] = {
+    "id": STORE_ID_EXAMPLE,
+    "type": "vendor",
+    "company_name": "Mile High Growers",
+    "dba_name": None,
+    "description": "Small-batch indoor flower from Denver.",
+    "phone": "+13035550142",
+    "email": "orders@milehighgrowers.example.com",
+    "kyc_status": "verified",
+    "address": _ADDRESS_EXAMPLE,
+    "delivery_radius_meters": 80000,
+    "social": {"website": "https://milehighgrowers.example.com"},
+    "logo_url": None,
+    "banner_url": None,
+    "ratings": {"count": 3, "average": 4.67, "histogram": {"1": 0, "2": 0, "3": 0, "4": 1, "5": 2}},
+    "categories": ["flower", "pre_roll"],
+    "badge": None,
+    "created_at": "2026-12-07T14:46:42.970967Z",
+    "updated_at": "2026-12-07T14:48:06.725475Z",
+}
+STORE_EXAMPLE: dict[str, Any] = {
+    **_PUBLIC_EXAMPLE,
+    "subscription_active": True,
+    "logo_media_id": None,
+    "banner_media_id": None,
+    "billing_customer_id": "sbx_customer_167af80c16b73673e548",
+    "last_active_at": "2026-12-07T14:48:06.725475Z",
+    "owner": {
+        "id": OWNER_ID_EXAMPLE,
+        "full_name": "Mile Owner",
+        "email": "mile-high-growers@demo.example.com",
+    },
+    "licenses": [
+        {
+            "id": "9a3e0c55-1f7b-4c1e-8f0e-52d4a1b7c9e3",
+            "number": "403-00123",
+            "type": "grower",
+            "issuing_state": "CO",
+            "status": "verified",
+            "expiration_date": "2027-06-30T00:00:00Z",
+        }
+    ],
+}
+STORE_SUMMARY_EXAMPLE: dict[str, Any] = {
+    "id": STORE_ID_EXAMPLE,
+    "name": "Mile High Growers",
+    "type": "vendor",
+    "role": "owner",
+    "logo_url": None,
+}
+STORE_USER_EXAMPLE: dict[str, Any] = {
+    "membership_id": "f6cd36a6-527f-406d-9339-fae49eeedecf",
+    "store_id": STORE_ID_EXAMPLE,
+    "user_id": OWNER_ID_EXAMPLE,
+    "email": "mile-high-growers@demo.example.com",
+    "first_name": "Mile",
+    "last_name": "Owner",
+    "role": "owner",
+    "membership_status": "active",
+    "invited_by_user_id": None,
+    "invite_expires_at": None,
+    "last_login_at": "2026-12-07T14:48:07.732017Z",
+    "created_at": "2026-12-07T14:46:42.970967Z",
+}
+_INVITED_EXAMPLE: dict[str, Any] = {
+    **STORE_USER_EXAMPLE,
+    "membership_id": "2d7b9c1e-5a4f-4e8b-b3c6-0f9e8d7c6b5a",
+    "user_id": "8e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b",
+    "email": "budtender@milehighgrowers.example.com",
+    "first_name": "Sam",
+    "last_name": "Rivera",
+    "role": "staff",
+    "membership_status": "invited",
+    "invited_by_user_id": OWNER_ID_EXAMPLE,
+    "invite_expires_at": "2026-12-14T15:00:00Z",
+    "last_login_at": None,
+    "created_at": "2026-12-07T15:00:00Z",
+}
 
 # --- stores -------------------------------------------------------------------------------------
 
@@ -71,9 +196,9 @@ class StoreLicense(BaseModel):
 
     id: uuid.UUID
     number: str
-    type: str
+    type: LicenseTypeName
     issuing_state: str
-    status: str
+    status: LicenseStatusName
     expiration_date: datetime | None
 
 
@@ -81,13 +206,31 @@ class PublicStoreLicense(BaseModel):
     """A verified license as shown on the public profile."""
 
     number: str
-    type: str
+    type: LicenseTypeName
     issuing_state: str
     expiration_date: datetime | None
 
 
 class PublicStoreDTO(BaseModel):
     """What any store user may see of another store."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **_PUBLIC_EXAMPLE,
+                    "licenses": [
+                        {
+                            "number": "403-00123",
+                            "type": "grower",
+                            "issuing_state": "CO",
+                            "expiration_date": "2027-06-30T00:00:00Z",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
 
     id: uuid.UUID
     type: StoreType
@@ -96,15 +239,15 @@ class PublicStoreDTO(BaseModel):
     description: str | None
     phone: str | None
     email: str | None
-    kyc_status: str
+    kyc_status: KycStatus
     address: Address
     delivery_radius_meters: int
     social: dict[str, Any] | None
     logo_url: str | None
     banner_url: str | None
     ratings: Ratings
-    categories: list[str]
-    badge: str | None
+    categories: list[Category]
+    badge: StoreBadge | None
     created_at: datetime
     updated_at: datetime
     licenses: list[PublicStoreLicense]
@@ -113,6 +256,8 @@ class PublicStoreDTO(BaseModel):
 class StoreDTO(BaseModel):
     """A store as its members see it."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [STORE_EXAMPLE]})
+
     id: uuid.UUID
     type: StoreType
     company_name: str
@@ -120,7 +265,7 @@ class StoreDTO(BaseModel):
     description: str | None
     phone: str | None
     email: str | None
-    kyc_status: str
+    kyc_status: KycStatus
     subscription_active: bool
     address: Address
     delivery_radius_meters: int
@@ -130,8 +275,8 @@ class StoreDTO(BaseModel):
     logo_url: str | None
     banner_url: str | None
     ratings: Ratings
-    categories: list[str]
-    badge: str | None
+    categories: list[Category]
+    badge: StoreBadge | None
     billing_customer_id: str | None
     last_active_at: datetime | None
     created_at: datetime
@@ -142,6 +287,8 @@ class StoreDTO(BaseModel):
 
 class StoreSummary(BaseModel):
     """A store the caller belongs to, with their role in it."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [STORE_SUMMARY_EXAMPLE]})
 
     id: uuid.UUID
     name: str
@@ -234,6 +381,8 @@ def store_summary(store: Store, role: str) -> StoreSummary:
 class StoreUserDTO(BaseModel):
     """A member of the store; an `invited` one shows the names the inviter typed and no login time."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [STORE_USER_EXAMPLE]})
+
     membership_id: uuid.UUID
     store_id: uuid.UUID
     user_id: uuid.UUID
@@ -272,6 +421,23 @@ def store_user_dto(membership: StoreMembership, user: User) -> StoreUserDTO:
 class InvitationDTO(BaseModel):
     """A pending invitation as its invitee sees it (`GET /api/v1/invitations`)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": _INVITED_EXAMPLE["membership_id"],
+                    "store_id": STORE_ID_EXAMPLE,
+                    "store_name": "Mile High Growers",
+                    "store_type": "vendor",
+                    "role": "staff",
+                    "invited_by_user_id": OWNER_ID_EXAMPLE,
+                    "expires_at": "2026-12-14T15:00:00Z",
+                    "created_at": "2026-12-07T15:00:00Z",
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID = Field(description="The invitation (membership) id used to accept or decline.")
     store_id: uuid.UUID
     store_name: str
@@ -299,6 +465,14 @@ def invitation_dto(membership: StoreMembership, store: Store) -> InvitationDTO:
 class InvitationDecision(BaseModel):
     """The outcome of accept or decline."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"id": _INVITED_EXAMPLE["membership_id"], "store_id": STORE_ID_EXAMPLE, "status": "active"}
+            ]
+        }
+    )
+
     id: uuid.UUID
     store_id: uuid.UUID
     status: Literal["active", "declined"]
@@ -307,7 +481,23 @@ class InvitationDecision(BaseModel):
 class StoreUpdateIn(Input):
     """PATCH /stores/me: absent = unchanged, null clears; address and type cannot change."""
 
-    company_name: ShortText | None = None
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "description": "Small-batch indoor flower from Denver.",
+                    "phone": "+13035550142",
+                    "email": "orders@milehighgrowers.example.com",
+                    "social": {"website": "https://milehighgrowers.example.com"},
+                    "categories": ["flower", "pre_roll"],
+                    "delivery_radius_meters": 80000,
+                }
+            ]
+        }
+    )
+
+    # Never null (the document does not offer null); absent = unchanged.
+    company_name: ShortText | None = Field(default=None, json_schema_extra=not_nullable)
     dba_name: ShortText | None = None
     description: (
         Annotated[str, Strict(), StringConstraints(strip_whitespace=True, max_length=2000)] | None
@@ -316,7 +506,10 @@ class StoreUpdateIn(Input):
     email: Email | None = None
     social: Social | None = None
     categories: list[Category] | None = None
-    delivery_radius_meters: Annotated[int, Strict(), Field(ge=0, le=MAX_DELIVERY_RADIUS_METERS)] | None = None
+    delivery_radius_meters: (
+        Annotated[int, Strict(), Field(ge=0, le=MAX_DELIVERY_RADIUS_METERS), BeforeValidator(whole_number)]
+        | None
+    ) = Field(default=None, json_schema_extra=not_nullable)
     logo_media_id: uuid.UUID | None = None
     banner_media_id: uuid.UUID | None = None
 
@@ -332,6 +525,19 @@ class StoreUpdateIn(Input):
 class InviteIn(Input):
     """POST /stores/me/users/invite."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "budtender@milehighgrowers.example.com",
+                    "first_name": "Sam",
+                    "last_name": "Rivera",
+                    "role": "staff",
+                }
+            ]
+        }
+    )
+
     email: Email
     first_name: Name
     last_name: Name
@@ -345,6 +551,12 @@ class InviteResult(BaseModel):
     one signs in with their own password and this value opens nothing: the answer does not reveal whether
     the email had an account. Null when nothing new was sent (already a member or invited).
     """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"membership": _INVITED_EXAMPLE, "temporary_password": "tmp-7Hq2-xW9p-Lk4e"}]
+        }
+    )
 
     membership: StoreUserDTO
     temporary_password: str | None

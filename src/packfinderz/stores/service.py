@@ -97,10 +97,9 @@ async def _store_image(
     url = None
     if media_id is not None:
         media = (await media_repository.media_by_ids(session, [media_id])).get(media_id)
-        if media is None:
-            raise ValidationFailed(details={field: "media not found"})
-        if media.store_id != store.id:
-            raise ValidationFailed(details={field: "media belongs to different store"})
+        # Missing and another store's answer alike (no probing, issue #17), and as the licenses do: a 404.
+        if media is None or media.store_id != store.id:
+            raise NotFound("media not found", {field: "media not found"})
         if media.kind != "store":
             raise ValidationFailed(details={field: "must be media of kind store"})
         if not media.readable:

@@ -2,21 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import FileResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from packfinderz.kit.db import DbSession
 from packfinderz.kit.errors import NotFound
-from packfinderz.kit.storage.base import object_response_headers
+from packfinderz.kit.openapi import error_responses
+from packfinderz.kit.storage.base import MEDIA_KINDS, object_response_headers
 from packfinderz.kit.storage.local import LocalStorage
 from packfinderz.kit.storage.uploads import open_public, open_signed, receive_upload, upload_hook
 
 router = APIRouter(prefix="/api/storage/v1", tags=["storage"])
 
-_SIGNED: dict[int | str, dict[str, Any]] = {403: {"description": "FORBIDDEN: tampered or expired signature"}}
+_UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+# The shape parse_key accepts (kit/storage/base.py): `{store_id}/{kind}/{media_id}[.{ext}]`.
+KEY_PATTERN = rf"^{_UUID}/({'|'.join(MEDIA_KINDS)})/{_UUID}(\.[a-z0-9]{{1,16}})?$"
+_KEY_EXAMPLE = "4f65fc91-bc1b-44be-8798-55ff85b0d1b5/product/7c1e4b2a-9d3f-4a6e-8b5c-2f1a0e9d8c7b.jpg"
+# Checked by parse_key (400 with its own message); the pattern states the rule in the document.
+Key = Annotated[
+    str,
+    Path(
+        description="`{store_id}/{kind}/{media_id}[.{ext}]`, as returned by presign.",
+        examples=[_KEY_EXAMPLE],
+        json_schema_extra={"pattern": KEY_PATTERN},
+    ),
+]
+SignedParam = Annotated[str | None, Query(description="Part of the signed URL; copy it unchanged.")]
+_MALFORMED = "VALIDATION_ERROR: a malformed key (`details.key`)."
+_SIGNATURE = "FORBIDDEN: a missing, tampered or expired signature."
+_UNAVAILABLE = "DEPENDENCY_ERROR: the storage (`details.dependency: storage`) is unavailable."
 
 
 class StoredObject(BaseModel):
@@ -26,6 +43,14 @@ class StoredObject(BaseModel):
 
 
 class StoredObjectEnvelope(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"data": {"storage_key": _KEY_EXAMPLE, "size_bytes": 482133, "content_type": "image/jpeg"}}
+            ]
+        }
+    )
+
     data: StoredObject
 
 
@@ -42,22 +67,33 @@ def _local(request: Request) -> LocalStorage:
     response_model=StoredObjectEnvelope,
     summary="Upload an object through a signed URL (local adapter)",
     responses={
-        **_SIGNED,
-        400: {"description": "content type differs from the signed one, or a malformed key"},
-        409: {"description": "the upload was already confirmed"},
-        413: {"description": "body larger than the signed size"},
+        **error_responses(
+            400,
+            403,
+            404,
+            409,
+            s400="VALIDATION_ERROR: a malformed key, or a Content-Type other than the signed one.",
+            s403=_SIGNATURE,
+            s404="NOT_FOUND: no pending media for this key, or the gcs adapter is in use.",
+            s409="CONFLICT: the upload was already confirmed.",
+            s503=_UNAVAILABLE,
+        ),
+        413: {"description": "PAYLOAD_TOO_LARGE: the body is larger than the signed size."},
     },
 )
 async def upload(
-    key: str,
+    key: Key,
     request: Request,
     session: DbSession,
     *,
-    content_type: str | None = None,
-    max_bytes: str | None = None,
-    expires: str | None = None,
-    sig: str | None = None,
+    content_type: SignedParam = None,
+    max_bytes: SignedParam = None,
+    expires: SignedParam = None,
+    sig: SignedParam = None,
 ) -> dict[str, Any]:
+    """The `upload_url` of presign, sent with `upload_method` and exactly `upload_headers`: the body is the
+    file (any bytes), `Content-Type` the signed one, at most the signed size. Only with the local storage
+    adapter; no bearer token (the signature authorizes)."""
     info = await receive_upload(
         _local(request),
         upload_hook(request.app),
@@ -74,11 +110,25 @@ async def upload(
     "/objects/{key:path}",
     response_class=FileResponse,
     summary="Read an object through a signed URL (local adapter)",
-    responses={**_SIGNED, 404: {"description": "no such object"}},
+    responses={
+        200: {"description": "The object's bytes.", "content": {"application/octet-stream": {}}},
+        **error_responses(
+            400,
+            403,
+            404,
+            s400=_MALFORMED,
+            s403=_SIGNATURE,
+            s404="NOT_FOUND: no such object.",
+            s503=_UNAVAILABLE,
+        ),
+    },
 )
 async def read_signed(
-    key: str, request: Request, *, expires: str | None = None, sig: str | None = None
+    key: Key, request: Request, *, expires: SignedParam = None, sig: SignedParam = None
 ) -> Any:
+    """A signed download URL (a private media's `url`). Served with its stored type (else
+    application/octet-stream), `nosniff` and a sandboxing CSP; images and PDF inline, others as attachments.
+    No bearer token (the signature authorizes)."""
     path, content_type = await open_signed(_local(request), key, request.query_params)
     media_type, headers = object_response_headers(content_type)
     return FileResponse(path, media_type=media_type, headers=headers)
@@ -88,9 +138,20 @@ async def read_signed(
     "/public/{key:path}",
     response_class=FileResponse,
     summary="Read an object of a public media kind (local adapter)",
-    responses={404: {"description": "no such object, or a private kind"}},
+    responses={
+        200: {"description": "The object's bytes.", "content": {"application/octet-stream": {}}},
+        **error_responses(
+            400,
+            404,
+            s400=_MALFORMED,
+            s404="NOT_FOUND: no such object, or a private kind (license_doc, pdf, manifest, other).",
+            s503=_UNAVAILABLE,
+        ),
+    },
 )
-async def read_public(key: str, request: Request) -> Any:
+async def read_public(key: Key, request: Request) -> Any:
+    """Objects of the public kinds (product, ads, store, user, coa), cacheable for a day. No
+    authentication."""
     path, content_type = await open_public(_local(request), key)
     media_type, headers = object_response_headers(content_type)
     return FileResponse(
