@@ -143,6 +143,12 @@ async def test_sku_taken_in_store_is_409_but_free_elsewhere(
         ({"price_cents": 12.5}, "price_cents"),
         ({"compare_at_price_cents": -1}, "compare_at_price_cents"),
         ({"thc_percent": 100.5}, "thc_percent"),
+        ({"thc_percent": "24.5"}, "thc_percent"),  # a number, never a string (issue #18)
+        ({"thc_percent": 24.555}, "thc_percent"),  # two decimals at most (multipleOf 0.01)
+        (
+            {"volume_discounts": [{"min_qty": 5, "discount_percent": "5"}]},
+            "volume_discounts.0.discount_percent",
+        ),
         ({"cbd_percent": -1}, "cbd_percent"),
         ({"is_active": "yes"}, "is_active"),
         ({"inventory": {"available_qty": -1}}, "inventory.available_qty"),

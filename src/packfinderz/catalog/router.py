@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from packfinderz.auth.deps import StoreContext, StoreCtx, VendorStore, require_store
 from packfinderz.catalog import service
 from packfinderz.catalog.schemas import (
+    MAX_CENTS,
     Classification,
     InventoryPut,
     InventoryRow,
@@ -21,7 +22,7 @@ from packfinderz.catalog.schemas import (
     ProductSummary,
     ProductUpdate,
 )
-from packfinderz.catalog.search import Filters, ListRequest, Sort
+from packfinderz.catalog.search import CURSOR_MAX_LENGTH, CURSOR_PATTERN, Filters, ListRequest, Sort
 from packfinderz.kit.appstate import AppRedis
 from packfinderz.kit.db import DbSession
 from packfinderz.kit.idempotency import idempotent
@@ -45,7 +46,23 @@ def _list_response(page: dict[str, Any]) -> Response:
     return Response(content=pydantic_core.to_json({"data": page}), media_type="application/json")
 
 
-Percent = Annotated[Decimal | None, Query(ge=0, le=100)]
+# Percentages travel as plain numbers (no `anyOf[number, string]`); the filter compares them as decimals.
+Percent = Annotated[float | None, Query(ge=0, le=100, allow_inf_nan=False, description="Percent, 0..100.")]
+PriceCents = Annotated[int | None, Query(ge=0, le=MAX_CENTS, description="Cents, 0..10^13.")]
+# The opaque cursor of a product list: base64url text, as the previous page's `next_cursor` returned it.
+# It only ever comes from `next_cursor` of the same sort; any other value (even well-formed) is a 400.
+CursorQuery = Annotated[
+    str | None,
+    Query(
+        pattern=CURSOR_PATTERN,
+        max_length=CURSOR_MAX_LENGTH,
+        description="Opaque `next_cursor` of the previous page with the same sort (anything else: 400).",
+    ),
+]
+
+
+def _decimal(value: float | None) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
 
 
 @dataclass(frozen=True)
@@ -65,28 +82,39 @@ async def _list_query(
     *,
     category: Annotated[Category | None, Query()] = None,
     classification: Annotated[Classification | None, Query()] = None,
-    price_min_cents: Annotated[int | None, Query(ge=0)] = None,
-    price_max_cents: Annotated[int | None, Query(ge=0)] = None,
+    price_min_cents: PriceCents = None,
+    price_max_cents: PriceCents = None,
     thc_min: Percent = None,
     thc_max: Percent = None,
     cbd_min: Percent = None,
     cbd_max: Percent = None,
     has_promo: Annotated[bool | None, Query()] = None,
     vendor_store_id: Annotated[uuid.UUID | None, Query()] = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=100, description="Text search (§5.2).")] = None,
-    sort: Annotated[Sort, Query(description="`distance`: buyers; `relevance`: needs q.")] = "newest",
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query(description="Opaque cursor from the previous page.")] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=100,
+            pattern=r"\S",
+            description="Text search (§5.2): every word matches as a prefix; not blank.",
+        ),
+    ] = None,
+    sort: Annotated[
+        Sort,
+        Query(description="`relevance` needs `q`; `distance` is for buyers only (both else 400)."),
+    ] = "newest",
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size, 1..100.")] = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
 ) -> ListQuery:
     filters = Filters(
         category=category,
         classification=classification,
         price_min_cents=price_min_cents,
         price_max_cents=price_max_cents,
-        thc_min=thc_min,
-        thc_max=thc_max,
-        cbd_min=cbd_min,
-        cbd_max=cbd_max,
+        thc_min=_decimal(thc_min),
+        thc_max=_decimal(thc_max),
+        cbd_min=_decimal(cbd_min),
+        cbd_max=_decimal(cbd_max),
         has_promo=has_promo,
         vendor_store_id=vendor_store_id,
         q=q,
@@ -95,7 +123,13 @@ async def _list_query(
 
 
 Listing = Annotated[ListQuery, Depends(_list_query)]
-RequestedState = Annotated[str | None, Query(max_length=2, description="Must be the buyer's own state.")]
+RequestedState = Annotated[
+    str | None,
+    Query(
+        pattern="^[A-Za-z]{2}$",
+        description="Two-letter state code (any case); must be the buyer's own state (else 422).",
+    ),
+]
 
 
 # --- vendor products -------------------------------------------------------------------------------
@@ -136,6 +170,8 @@ async def update_product(
     summary="Delete a product",
 )
 async def delete_product(product_id: uuid.UUID, ctx: VendorWriter, session: DbSession) -> Response:
+    """Vendor owner, manager or ops; another store's product → 404. Stock reserved by open orders → 409
+    (deactivate the product instead); ordered lines keep their snapshot."""
     await service.delete_product(session, ctx, product_id)
     return Response(status_code=204)
 
@@ -147,6 +183,8 @@ async def delete_product(product_id: uuid.UUID, ctx: VendorWriter, session: DbSe
     summary="The vendor's product table (inactive included), with total",
 )
 async def vendor_products(ctx: VendorStore, session: DbSession, listing: Listing) -> Response:
+    """Any vendor member. Filters as in browse; `relevance` needs `q`; `distance` is refused (buyers only);
+    a minimum above its maximum (price, THC, CBD) → 400."""
     return _list_response(await service.vendor_table(session, ctx, listing.request(buyer=False)))
 
 
@@ -162,9 +200,17 @@ async def vendor_products(ctx: VendorStore, session: DbSession, listing: Listing
 async def inventory(
     ctx: VendorStore,
     session: DbSession,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size, 1..100.")] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None,
+        Query(
+            pattern=CURSOR_PATTERN,
+            max_length=CURSOR_MAX_LENGTH,
+            description="Opaque `next_cursor` of the previous page (anything else: 400).",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
+    """Any vendor member; `low_stock` when sellable stock is at or below the threshold."""
     items, next_cursor = await service.inventory_list(session, ctx, limit, cursor)
     return {"data": {"items": items, "next_cursor": next_cursor}}
 
@@ -195,7 +241,12 @@ async def put_inventory(
 async def browse(
     ctx: StoreContext, session: DbSession, redis: AppRedis, listing: Listing, state: RequestedState = None
 ) -> Response:
-    """Buyers: active products of visible vendors in their state; vendors: their own products."""
+    """Buyers: active products of visible vendors in their state; vendors: their own products.
+
+    Rules the schema cannot state (each a 400 with `details`): `sort=relevance` needs `q`;
+    `sort=distance` is for buyers only; `price_min_cents`, `thc_min`, `cbd_min` must not exceed their
+    maximum; a cursor is only valid with the sort that produced it. `state` other than the buyer's → 422.
+    """
     request = listing.request(buyer=ctx.store_type == "buyer")
     return _list_response(await service.browse(session, redis, ctx, request, state))
 
@@ -220,6 +271,11 @@ async def product_detail(product_id: uuid.UUID, ctx: StoreContext, session: DbSe
 async def storefront(
     store_id: uuid.UUID, ctx: StoreContext, session: DbSession, listing: Listing, state: RequestedState = None
 ) -> Response:
-    """The vendor sees everything; any other store is the buyer context of the gate (hidden → 404)."""
+    """The vendor sees everything; any other store is the buyer context of the gate (hidden → 404).
+
+    The store must be a vendor (else 400). Filters, sorts and their rules as in browse (`relevance` needs
+    `q`, `distance` is for buyers, minimums must not exceed maximums: 400); `state` other than the
+    buyer's → 422.
+    """
     request = listing.request(buyer=store_id != ctx.store_id)
     return _list_response(await service.storefront(session, ctx, store_id, request, state))

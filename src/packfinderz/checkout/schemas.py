@@ -6,8 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, Strict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
 
+from packfinderz.checkout.examples import CART, CHECKOUT_RESULT, CONFIRMATION
 from packfinderz.kit.schemas import Address, AddressIn, Input
 from packfinderz.orders.schemas import PaymentIntentDTO
 
@@ -18,12 +19,30 @@ ShortText = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, mi
 class ShippingLineIn(Input):
     """Stored with the order, not priced."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"code": "standard", "title": "Standard delivery", "price_cents": 0}]}
+    )
+
     code: Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
     title: ShortText
     price_cents: Cents
 
 
 class CheckoutIn(Input):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "cart_id": CART["id"],
+                    "shipping_address": CART["shipping_address"] | {"line2": "Suite 200"},
+                    "payment_method": "cash",
+                    "shipping_line": {"code": "standard", "title": "Standard delivery", "price_cents": 0},
+                    "tip_cents": 0,
+                }
+            ]
+        }
+    )
+
     cart_id: uuid.UUID
     shipping_address: AddressIn
     billing_address: AddressIn | None = Field(None, description="Defaults to the shipping address.")
@@ -79,6 +98,8 @@ class CheckoutResult(BaseModel):
     """Also the body of a replay; `vendor_orders` (every order created, rejected ones included) and
     `rejected_vendors` are sorted by vendor_store_id."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [CHECKOUT_RESULT]})
+
     checkout_group_id: uuid.UUID
     shipping_address: Address
     billing_address: Address | None
@@ -111,6 +132,8 @@ class ConfirmationOrder(CheckoutOrder):
 
 
 class Confirmation(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [CONFIRMATION]})
+
     checkout_group_id: uuid.UUID
     cart_id: uuid.UUID | None
     vendor_orders: list[ConfirmationOrder]
