@@ -177,6 +177,16 @@ async def test_create_rejects_bad_fields(
     assert await count(db, "products") == 0
 
 
+async def test_integral_numbers_are_integers(client: httpx.AsyncClient, vendor: Account) -> None:
+    """JSON Schema's `integer` includes `3750.0`: what the schema accepts, the server accepts (issue #18)."""
+    response = await post(
+        client, vendor, product_body(price_cents=3750.0, moq=2.0, inventory={"available_qty": 5.0})
+    )
+    assert response.status_code == 201, response.text
+    data = response.json()["data"]
+    assert (data["price_cents"], data["moq"], data["inventory"]["available_qty"]) == (3750, 2, 5)
+
+
 async def test_create_requires_fields_and_valid_json(
     client: httpx.AsyncClient, db: Database, vendor: Account
 ) -> None:

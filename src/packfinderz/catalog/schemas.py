@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from packfinderz.kit.schemas import Input
+from packfinderz.kit.schemas import Input, WholeNumber
 from packfinderz.models.catalog import CLASSIFICATIONS, FEELINGS, FLAVORS, UNITS, USAGE
 from packfinderz.models.identity import Category
 
@@ -53,10 +53,9 @@ for _literal, _values in (
 ):
     assert set(_literal.__args__) == set(_values)  # type: ignore[attr-defined]
 
-StrictInt = Annotated[int, Strict()]
-Qty = Annotated[int, Strict(), Field(ge=0, le=1_000_000_000)]
+Qty = Annotated[WholeNumber, Field(ge=0, le=1_000_000_000)]
 MAX_CENTS = 10**13
-Cents = Annotated[int, Strict(), Field(ge=0, le=MAX_CENTS)]
+Cents = Annotated[WholeNumber, Field(ge=0, le=MAX_CENTS)]
 
 
 def _number(value: Any) -> Any:
@@ -124,7 +123,7 @@ class InventoryPatch(InventoryIn):
 class VolumeDiscountIn(Input):
     """A tier: `discount_percent` (0, 100] off the line from `min_qty` units up."""
 
-    min_qty: Annotated[int, Strict(), Field(ge=1, le=1_000_000_000)]
+    min_qty: Annotated[WholeNumber, Field(ge=1, le=1_000_000_000)]
     discount_percent: Annotated[
         Decimal,
         BeforeValidator(_number),
@@ -304,8 +303,8 @@ class ProductCreate(ProductFields):
     feelings: Feelings
     flavors: Flavors
     usage: Usages
-    moq: Annotated[int, Strict(), Field(ge=1, le=1_000_000_000)]
-    price_cents: Annotated[int, Strict(), Field(ge=1, le=10**13)]
+    moq: Annotated[WholeNumber, Field(ge=1, le=1_000_000_000)]
+    price_cents: Annotated[WholeNumber, Field(ge=1, le=10**13)]
     max_qty: Qty = 0
     is_active: Annotated[bool, Strict()] = True
     is_featured: Annotated[bool, Strict()] = False
@@ -338,8 +337,8 @@ class ProductUpdate(ProductFields):
     feelings: Feelings | None = None
     flavors: Flavors | None = None
     usage: Usages | None = None
-    moq: Annotated[int, Strict(), Field(ge=1, le=1_000_000_000)] | None = None
-    price_cents: Annotated[int, Strict(), Field(ge=1, le=10**13)] | None = None
+    moq: Annotated[WholeNumber, Field(ge=1, le=1_000_000_000)] | None = None
+    price_cents: Annotated[WholeNumber, Field(ge=1, le=10**13)] | None = None
     max_qty: Qty | None = None
     is_active: Annotated[bool, Strict()] | None = None
     is_featured: Annotated[bool, Strict()] | None = None

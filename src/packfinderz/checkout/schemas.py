@@ -9,10 +9,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
 
 from packfinderz.checkout.examples import CART, CHECKOUT_RESULT, CONFIRMATION
-from packfinderz.kit.schemas import Address, AddressIn, Input
+from packfinderz.kit.schemas import Address, AddressIn, Input, WholeNumber
 from packfinderz.orders.schemas import PaymentIntentDTO
 
-Cents = Annotated[int, Strict(), Field(ge=0, le=10**9)]
+Cents = Annotated[WholeNumber, Field(ge=0, le=10**9)]
 ShortText = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 

@@ -6,9 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict
+from pydantic import BaseModel, ConfigDict, Field
 
-from packfinderz.kit.schemas import Input, Latitude, Longitude
+from packfinderz.kit.schemas import Input, Latitude, Longitude, WholeNumber
 from packfinderz.orders import examples
 from packfinderz.orders.schemas import ActionResult, AssignmentDTO
 
@@ -88,7 +88,7 @@ class CashIn(Input):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"amount_cents": 7500}]})
 
-    amount_cents: Annotated[int, Strict(), Field(ge=0, le=10**9)] | None = None
+    amount_cents: Annotated[WholeNumber, Field(ge=0, le=10**9)] | None = None
 
 
 class ClaimResult(ActionResult):

@@ -6,12 +6,27 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, Strict, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, Strict, StringConstraints
 
 Name = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 ShortText = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Phone = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
 Email = Annotated[EmailStr, StringConstraints(max_length=254)]
+
+
+def _whole_number(value: Any) -> Any:
+    """A JSON integer: `3` or `3.0` (one number to JSON Schema); strings, booleans and fractions refused."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be an integer")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("must be an integer")
+        return int(value)
+    return value
+
+
+# An integer field of a request body: accepts exactly what `{"type": "integer"}` accepts.
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
 Latitude = Annotated[float, Strict(), Field(ge=-90, le=90)]
 Longitude = Annotated[float, Strict(), Field(ge=-180, le=180)]
 # A US state or ISO 3166-1 country code: exactly two uppercase ASCII letters (`CO`, `US`), as the schema
