@@ -411,9 +411,9 @@ class ProductBase(BaseModel):
     subtitle: str | None
     brand: str | None
     strain: str | None
-    category: str
-    classification: str | None
-    unit: str
+    category: Category
+    classification: Classification | None
+    unit: Unit
     moq: int
     max_qty: int
     price_cents: int
@@ -448,9 +448,9 @@ class ProductDTO(ProductBase):
     metric_tag: str | None
     barcode: str | None
     packaging_type: str | None
-    feelings: list[str]
-    flavors: list[str]
-    usage: list[str]
+    feelings: list[Feeling]
+    flavors: list[Flavor]
+    usage: list[Usage]
     is_featured: bool
     coa_media_id: uuid.UUID | None
     coa_read_url: str | None

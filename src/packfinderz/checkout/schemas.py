@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
 
 from packfinderz.checkout.examples import CART, CHECKOUT_RESULT, CONFIRMATION
 from packfinderz.kit.schemas import Address, AddressIn, Input, WholeNumber
-from packfinderz.orders.schemas import PaymentIntentDTO
+from packfinderz.models.orders import FulfillmentStatus, OrderStatus, ShippingStatus
+from packfinderz.orders.schemas import PaymentIntentDTO, PaymentStatus
 
 Cents = Annotated[WholeNumber, Field(ge=0, le=10**9)]
 ShortText = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -69,7 +70,7 @@ class CheckoutOrder(BaseModel):
     order_id: uuid.UUID
     order_number: int
     vendor_store_id: uuid.UUID
-    status: str
+    status: OrderStatus
     subtotal_cents: int
     discounts_cents: int
     tax_cents: int
@@ -119,9 +120,9 @@ class ConfirmationLine(CheckoutLine):
 
 class ConfirmationOrder(CheckoutOrder):
     items: list[ConfirmationLine]  # type: ignore[assignment]
-    payment_status: str | None
-    fulfillment_status: str
-    shipping_status: str
+    payment_status: PaymentStatus | None
+    fulfillment_status: FulfillmentStatus
+    shipping_status: ShippingStatus
     warnings: list[dict[str, str]] | None
     promo: dict[str, Any] | None
     payment_intent: PaymentIntentDTO | None

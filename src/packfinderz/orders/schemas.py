@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Strict, StringConstraints, WithJsonSchema
 
 from packfinderz.kit.schemas import Address, Input
+from packfinderz.models.orders import FulfillmentStatus, OrderStatus, ShippingStatus
 from packfinderz.orders import examples
 
 
@@ -37,14 +38,17 @@ DateTimeParam = Annotated[
 
 Note = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 PaymentStatus = Literal["unpaid", "pending", "settled", "paid", "failed", "rejected"]
+PaymentMethod = Literal["cash", "ach"]
+LineStatus = Literal["pending", "fulfilled", "rejected"]
+RefundStatus = Literal["none", "partial", "full"]
 
 
 class PaymentIntentDTO(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [examples.PAYMENT_INTENT]})
 
     id: uuid.UUID
-    method: Literal["cash", "ach"]
-    status: str
+    method: PaymentMethod
+    status: PaymentStatus
     amount_cents: int
     cash_collected_at: datetime | None
     vendor_paid_at: datetime | None
@@ -99,10 +103,10 @@ class ActionResult(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [examples.ACTION_RESULT]})
 
     order_id: uuid.UUID
-    status: str
-    payment_status: str | None
-    fulfillment_status: str
-    shipping_status: str
+    status: OrderStatus
+    payment_status: PaymentStatus | None
+    fulfillment_status: FulfillmentStatus
+    shipping_status: ShippingStatus
     balance_due_cents: int
 
 
@@ -136,13 +140,13 @@ class _Summary(BaseModel):
     id: uuid.UUID
     order_number: int
     created_at: datetime
-    status: str
+    status: OrderStatus
     total_cents: int
     discounts_cents: int
     total_items: int
-    payment_status: str | None
-    fulfillment_status: str
-    shipping_status: str
+    payment_status: PaymentStatus | None
+    fulfillment_status: FulfillmentStatus
+    shipping_status: ShippingStatus
 
 
 class BuyerOrderSummary(_Summary):
@@ -178,13 +182,13 @@ class OrderDTO(BaseModel):
     buyer_store_id: uuid.UUID
     vendor_store_id: uuid.UUID
     order_number: int
-    status: str
-    refund_status: str
-    fulfillment_status: str
-    shipping_status: str
-    currency: str
+    status: OrderStatus
+    refund_status: RefundStatus
+    fulfillment_status: FulfillmentStatus
+    shipping_status: ShippingStatus
+    currency: Literal["USD"]
     shipping_address: dict[str, Any]
-    payment_method: str
+    payment_method: PaymentMethod
     shipping_line: dict[str, Any] | None
     warnings: list[dict[str, Any]]
     promo: dict[str, Any] | None
@@ -230,7 +234,7 @@ class LineItemDTO(BaseModel):
     total_cents: int
     warnings: list[dict[str, Any]]
     applied_volume_discount: dict[str, Any] | None
-    status: str
+    status: LineStatus
     notes: str | None
     created_at: datetime
     updated_at: datetime
