@@ -232,6 +232,7 @@ async def test_distance_sort(client: httpx.AsyncClient, db: Database) -> None:
         ({"vendor_store_id": "nope"}, "vendor_store_id"),
         ({"q": ""}, "q"),
         ({"q": "   "}, "q"),
+        ({"q": "blue\x00dream"}, "q"),  # Postgres refuses NUL: was a 400 without details
         ({"q": "x" * 101}, "q"),
         ({"limit": 0}, "limit"),
         ({"limit": 101}, "limit"),

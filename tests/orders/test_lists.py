@@ -135,6 +135,7 @@ async def test_filters_and_pages(client: httpx.AsyncClient, db: Database) -> Non
         ({"limit": 0}, "limit"),
         ({"cursor": "%%%"}, "cursor"),
         ({"q": ""}, "q"),
+        ({"q": "green\x00leaf"}, "q"),
     ):
         response = await client.get("/api/v1/orders", params=params, headers=buyer.headers)
         assert response.status_code == 400, params

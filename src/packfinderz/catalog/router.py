@@ -95,8 +95,8 @@ async def _list_query(
         Query(
             min_length=1,
             max_length=100,
-            pattern=r"\S",
-            description="Text search (§5.2): every word matches as a prefix; not blank.",
+            pattern=r"^[^\u0000]*[^\s\u0000][^\u0000]*$",
+            description="Text search (§5.2): every word matches as a prefix; not blank, no NUL character.",
         ),
     ] = None,
     sort: Annotated[

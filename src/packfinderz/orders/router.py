@@ -72,7 +72,10 @@ async def _filters(
     q: Annotated[
         str | None,
         Query(
-            min_length=1, max_length=100, description="Order number or the other party's company/dba name."
+            min_length=1,
+            max_length=100,
+            pattern=r"^[^\u0000]*$",
+            description="Order number or the other party's company/dba name; no NUL character.",
         ),
     ] = None,
     actionable_statuses: Annotated[
