@@ -9,13 +9,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
 
 from packfinderz.checkout.examples import CART
-from packfinderz.kit.schemas import Address, Input, WholeNumber
+from packfinderz.kit.schemas import Address, AsInteger, Input
 
 MAX_CART_LINES = 100
 _ITEM = CART["items"][0]
 MAX_QUANTITY = 100_000
 
-Quantity = Annotated[WholeNumber, Field(gt=0, le=MAX_QUANTITY)]
+Quantity = Annotated[int, Field(gt=0, le=MAX_QUANTITY), AsInteger]
 PromoCode = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 RawAdToken = Annotated[str, Strict(), StringConstraints(max_length=4096)]
 

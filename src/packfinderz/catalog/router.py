@@ -144,7 +144,11 @@ RequestedState = Annotated[
 )
 @idempotent()
 async def create_product(body: ProductCreate, ctx: VendorWriter, session: DbSession) -> dict[str, Any]:
-    """Vendor owner, manager or ops. SKU taken in the store → 409."""
+    """Vendor owner, manager or ops. SKU taken in the store → 409.
+
+    Rules the schema cannot state (each a 400 with `details`): `max_qty` is 0 (no cap) or at least `moq`;
+    `volume_discounts` have distinct `min_qty`; `media_ids` are the store's own product media and
+    `coa_media_id` its own COA."""
     return {"data": await service.create_product(session, ctx, body)}
 
 
@@ -157,7 +161,10 @@ async def create_product(body: ProductCreate, ctx: VendorWriter, session: DbSess
 async def update_product(
     product_id: uuid.UUID, body: ProductUpdate, ctx: VendorWriter, session: DbSession
 ) -> dict[str, Any]:
-    """Omitted = unchanged, `null` clears; `volume_discounts` and `media_ids` replace their sets."""
+    """Omitted = unchanged, `null` clears; `volume_discounts` and `media_ids` replace their sets.
+
+    Vendor owner, manager or ops; another store's product → 404. As on create (400 with `details`):
+    `max_qty` 0 or at least `moq`, distinct tier `min_qty`, the store's own media; SKU taken → 409."""
     return {"data": await service.update_product(session, ctx, product_id, body)}
 
 

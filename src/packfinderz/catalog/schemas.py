@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from packfinderz.kit.schemas import Input, WholeNumber
+from packfinderz.kit.schemas import AsInteger, Input
 from packfinderz.models.catalog import CLASSIFICATIONS, FEELINGS, FLAVORS, UNITS, USAGE
 from packfinderz.models.identity import Category
 
@@ -53,9 +53,9 @@ for _literal, _values in (
 ):
     assert set(_literal.__args__) == set(_values)  # type: ignore[attr-defined]
 
-Qty = Annotated[WholeNumber, Field(ge=0, le=1_000_000_000)]
+Qty = Annotated[int, Field(ge=0, le=1_000_000_000), AsInteger]
 MAX_CENTS = 10**13
-Cents = Annotated[WholeNumber, Field(ge=0, le=MAX_CENTS)]
+Cents = Annotated[int, Field(ge=0, le=MAX_CENTS), AsInteger]
 
 
 def _number(value: Any) -> Any:
@@ -123,7 +123,7 @@ class InventoryPatch(InventoryIn):
 class VolumeDiscountIn(Input):
     """A tier: `discount_percent` (0, 100] off the line from `min_qty` units up."""
 
-    min_qty: Annotated[WholeNumber, Field(ge=1, le=1_000_000_000)]
+    min_qty: Annotated[int, Field(ge=1, le=1_000_000_000), AsInteger]
     discount_percent: Annotated[
         Decimal,
         BeforeValidator(_number),
@@ -139,10 +139,30 @@ def _tiers(values: list[VolumeDiscountIn] | None) -> list[VolumeDiscountIn] | No
 
 
 Tiers = Annotated[list[VolumeDiscountIn], Field(max_length=20), AfterValidator(_tiers)]
-MediaIds = Annotated[list[uuid.UUID], Field(max_length=20), AfterValidator(_distinct)]
-Feelings = Annotated[list[Feeling], Field(min_length=1, max_length=len(FEELINGS)), AfterValidator(_distinct)]
-Flavors = Annotated[list[Flavor], Field(min_length=1, max_length=len(FLAVORS)), AfterValidator(_distinct)]
-Usages = Annotated[list[Usage], Field(min_length=1, max_length=len(USAGE)), AfterValidator(_distinct)]
+MediaIds = Annotated[
+    list[uuid.UUID],
+    Field(max_length=20),
+    AfterValidator(_distinct),
+    Field(json_schema_extra={"uniqueItems": True}),
+]
+Feelings = Annotated[
+    list[Feeling],
+    Field(min_length=1, max_length=len(FEELINGS)),
+    AfterValidator(_distinct),
+    Field(json_schema_extra={"uniqueItems": True}),
+]
+Flavors = Annotated[
+    list[Flavor],
+    Field(min_length=1, max_length=len(FLAVORS)),
+    AfterValidator(_distinct),
+    Field(json_schema_extra={"uniqueItems": True}),
+]
+Usages = Annotated[
+    list[Usage],
+    Field(min_length=1, max_length=len(USAGE)),
+    AfterValidator(_distinct),
+    Field(json_schema_extra={"uniqueItems": True}),
+]
 
 # Examples: the demo marketplace (`packfinderz seed --demo`), Boulder Botanicals' MAC flower.
 _PRODUCT_ID = "0db0e63d-7ff7-4437-99d3-e1d1bc840f4e"
@@ -303,8 +323,8 @@ class ProductCreate(ProductFields):
     feelings: Feelings
     flavors: Flavors
     usage: Usages
-    moq: Annotated[WholeNumber, Field(ge=1, le=1_000_000_000)]
-    price_cents: Annotated[WholeNumber, Field(ge=1, le=10**13)]
+    moq: Annotated[int, Field(ge=1, le=1_000_000_000), AsInteger]
+    price_cents: Annotated[int, Field(ge=1, le=10**13), AsInteger]
     max_qty: Qty = 0
     is_active: Annotated[bool, Strict()] = True
     is_featured: Annotated[bool, Strict()] = False
@@ -337,8 +357,8 @@ class ProductUpdate(ProductFields):
     feelings: Feelings | None = None
     flavors: Flavors | None = None
     usage: Usages | None = None
-    moq: Annotated[WholeNumber, Field(ge=1, le=1_000_000_000)] | None = None
-    price_cents: Annotated[WholeNumber, Field(ge=1, le=10**13)] | None = None
+    moq: Annotated[int, Field(ge=1, le=1_000_000_000), AsInteger] | None = None
+    price_cents: Annotated[int, Field(ge=1, le=10**13), AsInteger] | None = None
     max_qty: Qty | None = None
     is_active: Annotated[bool, Strict()] | None = None
     is_featured: Annotated[bool, Strict()] | None = None

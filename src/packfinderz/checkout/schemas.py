@@ -9,11 +9,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
 
 from packfinderz.checkout.examples import CART, CHECKOUT_RESULT, CONFIRMATION
-from packfinderz.kit.schemas import Address, AddressIn, Input, WholeNumber
+from packfinderz.kit.schemas import Address, AddressIn, AsInteger, Input
 from packfinderz.models.orders import FulfillmentStatus, OrderStatus, ShippingStatus
 from packfinderz.orders.schemas import PaymentIntentDTO, PaymentStatus
 
-Cents = Annotated[WholeNumber, Field(ge=0, le=10**9)]
+Cents = Annotated[int, Field(ge=0, le=10**9), AsInteger]
 ShortText = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from packfinderz.kit.schemas import Input, Latitude, Longitude, WholeNumber
+from packfinderz.kit.schemas import AsInteger, Input, Latitude, Longitude
 from packfinderz.orders import examples
 from packfinderz.orders.schemas import ActionResult, AssignmentDTO
 
@@ -88,7 +88,7 @@ class CashIn(Input):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"amount_cents": 7500}]})
 
-    amount_cents: Annotated[WholeNumber, Field(ge=0, le=10**9)] | None = None
+    amount_cents: Annotated[int, Field(ge=0, le=10**9), AsInteger] | None = None
 
 
 class ClaimResult(ActionResult):

@@ -25,8 +25,10 @@ def _whole_number(value: Any) -> Any:
     return value
 
 
-# An integer field of a request body: accepts exactly what `{"type": "integer"}` accepts.
-WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+# The last annotation of an integer body field, after its bounds (`Annotated[int, Field(ge=0), AsInteger]`;
+# placed before them, pydantic would drop `minimum`/`maximum` from the schema): the field accepts exactly
+# what `{"type": "integer"}` accepts.
+AsInteger = BeforeValidator(_whole_number)
 Latitude = Annotated[float, Strict(), Field(ge=-90, le=90)]
 Longitude = Annotated[float, Strict(), Field(ge=-180, le=180)]
 # A US state or ISO 3166-1 country code: exactly two uppercase ASCII letters (`CO`, `US`), as the schema
