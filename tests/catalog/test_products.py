@@ -143,6 +143,12 @@ async def test_sku_taken_in_store_is_409_but_free_elsewhere(
         ({"price_cents": 12.5}, "price_cents"),
         ({"compare_at_price_cents": -1}, "compare_at_price_cents"),
         ({"thc_percent": 100.5}, "thc_percent"),
+        ({"thc_percent": "24.5"}, "thc_percent"),  # a number, never a string (issue #18)
+        ({"thc_percent": 24.555}, "thc_percent"),  # two decimals at most (multipleOf 0.01)
+        (
+            {"volume_discounts": [{"min_qty": 5, "discount_percent": "5"}]},
+            "volume_discounts.0.discount_percent",
+        ),
         ({"cbd_percent": -1}, "cbd_percent"),
         ({"is_active": "yes"}, "is_active"),
         ({"inventory": {"available_qty": -1}}, "inventory.available_qty"),
@@ -169,6 +175,16 @@ async def test_create_rejects_bad_fields(
     assert error(response)["code"] == "VALIDATION_ERROR"
     assert field in error(response)["details"], error(response)["details"]
     assert await count(db, "products") == 0
+
+
+async def test_integral_numbers_are_integers(client: httpx.AsyncClient, vendor: Account) -> None:
+    """JSON Schema's `integer` includes `3750.0`: what the schema accepts, the server accepts (issue #18)."""
+    response = await post(
+        client, vendor, product_body(price_cents=3750.0, moq=2.0, inventory={"available_qty": 5.0})
+    )
+    assert response.status_code == 201, response.text
+    data = response.json()["data"]
+    assert (data["price_cents"], data["moq"], data["inventory"]["available_qty"]) == (3750, 2, 5)
 
 
 async def test_create_requires_fields_and_valid_json(

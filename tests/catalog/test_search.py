@@ -214,6 +214,16 @@ async def test_distance_sort(client: httpx.AsyncClient, db: Database) -> None:
         ({"sort": "popular"}, "sort"),
         ({"sort": "relevance"}, "sort"),  # relevance needs q
         ({"price_min_cents": -1}, "price_min_cents"),
+        # integer maximum (issue #18): 1e23 used to reach Postgres and answer 400 with details null
+        ({"price_min_cents": 10**23}, "price_min_cents"),
+        ({"price_max_cents": 10**13 + 1}, "price_max_cents"),
+        ({"price_min_cents": "1e3"}, "price_min_cents"),
+        # percentages are plain finite numbers
+        ({"thc_min": "nan"}, "thc_min"),
+        ({"cbd_max": "inf"}, "cbd_max"),
+        ({"thc_max": "ten"}, "thc_max"),
+        ({"cursor": "x" * 201}, "cursor"),
+        ({"state": "Colorado"}, "state"),
         ({"price_min_cents": 500, "price_max_cents": 100}, "price_min_cents"),
         ({"thc_min": 101}, "thc_min"),
         ({"thc_min": 30, "thc_max": 10}, "thc_min"),
@@ -222,6 +232,7 @@ async def test_distance_sort(client: httpx.AsyncClient, db: Database) -> None:
         ({"vendor_store_id": "nope"}, "vendor_store_id"),
         ({"q": ""}, "q"),
         ({"q": "   "}, "q"),
+        ({"q": "blue\x00dream"}, "q"),  # Postgres refuses NUL: was a 400 without details
         ({"q": "x" * 101}, "q"),
         ({"limit": 0}, "limit"),
         ({"limit": 101}, "limit"),

@@ -186,7 +186,7 @@ async def test_requested_state(client: httpx.AsyncClient, db: Database) -> None:
     assert error(mismatch)["code"] == "STATE_CONFLICT"
     blank = await browse(client, buyer, state=" ")
     assert blank.status_code == 400
-    assert error(blank)["details"] == {"state": "must not be blank"}
+    assert set(error(blank)["details"]) == {"state"}
     too_long = await browse(client, buyer, state="OKLA")
     assert too_long.status_code == 400
     front = await client.get(

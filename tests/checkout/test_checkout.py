@@ -731,6 +731,10 @@ async def test_ach_when_enabled_creates_pending_intents(
         ),
         ({"shipping_address": {**SHIPPING, "planet": "earth"}}, "shipping_address.planet"),
         ({"billing_address": {**SHIPPING, "state": "Oklahoma"}}, "billing_address.state"),
+        # two uppercase letters, as the schema says (issue #18): no silent normalization
+        ({"shipping_address": {**SHIPPING, "state": "ok"}}, "shipping_address.state"),
+        ({"shipping_address": {**SHIPPING, "state": " OK"}}, "shipping_address.state"),
+        ({"shipping_address": {**SHIPPING, "country": "us"}}, "shipping_address.country"),
         ({"payment_method": "card"}, "payment_method"),
         ({"payment_method": None}, "payment_method"),
         ({"cart_id": "not-a-uuid"}, "cart_id"),

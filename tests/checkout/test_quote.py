@@ -384,6 +384,22 @@ async def _nothing_stored(db: Database) -> None:
         (
             {
                 "items": [
+                    {"product_id": str(uuid.uuid4()), "vendor_store_id": str(uuid.uuid4()), "quantity": 2.5}
+                ]
+            },
+            "items.0.quantity",
+        ),
+        (
+            {
+                "items": [
+                    {"product_id": str(uuid.uuid4()), "vendor_store_id": str(uuid.uuid4()), "quantity": True}
+                ]
+            },
+            "items.0.quantity",
+        ),
+        (
+            {
+                "items": [
                     {
                         "product_id": str(uuid.uuid4()),
                         "vendor_store_id": str(uuid.uuid4()),

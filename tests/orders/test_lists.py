@@ -126,10 +126,16 @@ async def test_filters_and_pages(client: httpx.AsyncClient, db: Database) -> Non
         ({"order_status": "lost"}, "order_status"),
         ({"payment_status": "free"}, "payment_status"),
         ({"date_from": "yesterday"}, "date_from"),
+        # plain numbers were read as Unix timestamps, dates without time or offset as UTC (issue #18)
+        ({"date_to": "0.5"}, "date_to"),
+        ({"date_from": "1700000000"}, "date_from"),
+        ({"date_from": "2025-01-01"}, "date_from"),
+        ({"date_to": "2025-01-01T00:00:00"}, "date_to"),
         ({"date_from": "2025-02-01T00:00:00Z", "date_to": "2025-01-01T00:00:00Z"}, "date_from"),
         ({"limit": 0}, "limit"),
         ({"cursor": "%%%"}, "cursor"),
         ({"q": ""}, "q"),
+        ({"q": "green\x00leaf"}, "q"),
     ):
         response = await client.get("/api/v1/orders", params=params, headers=buyer.headers)
         assert response.status_code == 400, params

@@ -6,14 +6,16 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, Strict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
 
-from packfinderz.kit.schemas import Address, Input
+from packfinderz.checkout.examples import CART
+from packfinderz.kit.schemas import Address, AsInteger, Input
 
 MAX_CART_LINES = 100
+_ITEM = CART["items"][0]
 MAX_QUANTITY = 100_000
 
-Quantity = Annotated[int, Strict(), Field(gt=0, le=MAX_QUANTITY)]
+Quantity = Annotated[int, Field(gt=0, le=MAX_QUANTITY), AsInteger]
 PromoCode = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 RawAdToken = Annotated[str, Strict(), StringConstraints(max_length=4096)]
 
@@ -33,6 +35,23 @@ class VendorPromoIn(Input):
 
 class CartQuoteIn(Input):
     """The full cart each time: a quote replaces the buyer's active cart."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "product_id": _ITEM["product_id"],
+                            "vendor_store_id": _ITEM["vendor_store_id"],
+                            "quantity": 2,
+                        }
+                    ],
+                    "vendor_promos": [{"vendor_store_id": _ITEM["vendor_store_id"], "code": "SPRING10"}],
+                }
+            ]
+        }
+    )
 
     items: Annotated[list[CartLineIn], Field(min_length=1, max_length=MAX_CART_LINES)]
     vendor_promos: Annotated[list[VendorPromoIn], Field(max_length=MAX_CART_LINES)] | None = None
@@ -84,6 +103,8 @@ class VendorGroupDTO(BaseModel):
 
 class CartQuote(BaseModel):
     """The cart header, its vendor groups and its items (nullable fields present as null)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [CART]})
 
     id: uuid.UUID
     buyer_store_id: uuid.UUID

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from packfinderz.auth.deps import StoreContext, StoreCtx, VendorStore, require_store
 from packfinderz.catalog import service
 from packfinderz.catalog.schemas import (
+    MAX_CENTS,
     Classification,
     InventoryPut,
     InventoryRow,
@@ -20,7 +21,7 @@ from packfinderz.catalog.schemas import (
     ProductSummary,
     ProductUpdate,
 )
-from packfinderz.catalog.search import Filters, ListRequest, Sort
+from packfinderz.catalog.search import CURSOR_MAX_LENGTH, CURSOR_PATTERN, Filters, ListRequest, Sort
 from packfinderz.kit.appstate import AppRedis
 from packfinderz.kit.db import DbSession
 from packfinderz.kit.idempotency import idempotent
@@ -44,7 +45,23 @@ def _list_response(page: dict[str, Any]) -> Response:
     return Response(content=service.list_json(page), media_type="application/json")
 
 
-Percent = Annotated[Decimal | None, Query(ge=0, le=100)]
+# Percentages travel as plain numbers (no `anyOf[number, string]`); the filter compares them as decimals.
+Percent = Annotated[float | None, Query(ge=0, le=100, allow_inf_nan=False, description="Percent, 0..100.")]
+PriceCents = Annotated[int | None, Query(ge=0, le=MAX_CENTS, description="Cents, 0..10^13.")]
+# The opaque cursor of a product list: base64url text, as the previous page's `next_cursor` returned it.
+# It only ever comes from `next_cursor` of the same sort; any other value (even well-formed) is a 400.
+CursorQuery = Annotated[
+    str | None,
+    Query(
+        pattern=CURSOR_PATTERN,
+        max_length=CURSOR_MAX_LENGTH,
+        description="Opaque `next_cursor` of the previous page with the same sort (anything else: 400).",
+    ),
+]
+
+
+def _decimal(value: float | None) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
 
 
 @dataclass(frozen=True)
@@ -64,28 +81,39 @@ async def _list_query(
     *,
     category: Annotated[Category | None, Query()] = None,
     classification: Annotated[Classification | None, Query()] = None,
-    price_min_cents: Annotated[int | None, Query(ge=0)] = None,
-    price_max_cents: Annotated[int | None, Query(ge=0)] = None,
+    price_min_cents: PriceCents = None,
+    price_max_cents: PriceCents = None,
     thc_min: Percent = None,
     thc_max: Percent = None,
     cbd_min: Percent = None,
     cbd_max: Percent = None,
     has_promo: Annotated[bool | None, Query()] = None,
     vendor_store_id: Annotated[uuid.UUID | None, Query()] = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=100, description="Text search (§5.2).")] = None,
-    sort: Annotated[Sort, Query(description="`distance`: buyers; `relevance`: needs q.")] = "newest",
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query(description="Opaque cursor from the previous page.")] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=100,
+            pattern=r"^[^\u0000]*[^\s\u0000][^\u0000]*$",
+            description="Text search (§5.2): every word matches as a prefix; not blank, no NUL character.",
+        ),
+    ] = None,
+    sort: Annotated[
+        Sort,
+        Query(description="`relevance` needs `q`; `distance` is for buyers only (both else 400)."),
+    ] = "newest",
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size, 1..100.")] = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
 ) -> ListQuery:
     filters = Filters(
         category=category,
         classification=classification,
         price_min_cents=price_min_cents,
         price_max_cents=price_max_cents,
-        thc_min=thc_min,
-        thc_max=thc_max,
-        cbd_min=cbd_min,
-        cbd_max=cbd_max,
+        thc_min=_decimal(thc_min),
+        thc_max=_decimal(thc_max),
+        cbd_min=_decimal(cbd_min),
+        cbd_max=_decimal(cbd_max),
         has_promo=has_promo,
         vendor_store_id=vendor_store_id,
         q=q,
@@ -94,7 +122,13 @@ async def _list_query(
 
 
 Listing = Annotated[ListQuery, Depends(_list_query)]
-RequestedState = Annotated[str | None, Query(max_length=2, description="Must be the buyer's own state.")]
+RequestedState = Annotated[
+    str | None,
+    Query(
+        pattern="^[A-Za-z]{2}$",
+        description="Two-letter state code (any case); must be the buyer's own state (else 422).",
+    ),
+]
 
 
 # --- vendor products -------------------------------------------------------------------------------
@@ -109,7 +143,11 @@ RequestedState = Annotated[str | None, Query(max_length=2, description="Must be 
 )
 @idempotent()
 async def create_product(body: ProductCreate, ctx: VendorWriter, session: DbSession) -> dict[str, Any]:
-    """Vendor owner, manager or ops. SKU taken in the store → 409."""
+    """Vendor owner, manager or ops. SKU taken in the store → 409.
+
+    Rules the schema cannot state (each a 400 with `details`): `max_qty` is 0 (no cap) or at least `moq`;
+    `volume_discounts` have distinct `min_qty`; `media_ids` are the store's own product media and
+    `coa_media_id` its own COA."""
     return {"data": await service.create_product(session, ctx, body)}
 
 
@@ -122,7 +160,10 @@ async def create_product(body: ProductCreate, ctx: VendorWriter, session: DbSess
 async def update_product(
     product_id: uuid.UUID, body: ProductUpdate, ctx: VendorWriter, session: DbSession
 ) -> dict[str, Any]:
-    """Omitted = unchanged, `null` clears; `volume_discounts` and `media_ids` replace their sets."""
+    """Omitted = unchanged, `null` clears; `volume_discounts` and `media_ids` replace their sets.
+
+    Vendor owner, manager or ops; another store's product → 404. As on create (400 with `details`):
+    `max_qty` 0 or at least `moq`, distinct tier `min_qty`, the store's own media; SKU taken → 409."""
     return {"data": await service.update_product(session, ctx, product_id, body)}
 
 
@@ -135,6 +176,8 @@ async def update_product(
     summary="Delete a product",
 )
 async def delete_product(product_id: uuid.UUID, ctx: VendorWriter, session: DbSession) -> Response:
+    """Vendor owner, manager or ops; another store's product → 404. Stock reserved by open orders → 409
+    (deactivate the product instead); ordered lines keep their snapshot."""
     await service.delete_product(session, ctx, product_id)
     return Response(status_code=204)
 
@@ -146,6 +189,8 @@ async def delete_product(product_id: uuid.UUID, ctx: VendorWriter, session: DbSe
     summary="The vendor's product table (inactive included), with total",
 )
 async def vendor_products(ctx: VendorStore, session: DbSession, listing: Listing) -> Response:
+    """Any vendor member. Filters as in browse; `relevance` needs `q`; `distance` is refused (buyers only);
+    a minimum above its maximum (price, THC, CBD) → 400."""
     return _list_response(await service.vendor_table(session, ctx, listing.request(buyer=False)))
 
 
@@ -161,9 +206,17 @@ async def vendor_products(ctx: VendorStore, session: DbSession, listing: Listing
 async def inventory(
     ctx: VendorStore,
     session: DbSession,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size, 1..100.")] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None,
+        Query(
+            pattern=CURSOR_PATTERN,
+            max_length=CURSOR_MAX_LENGTH,
+            description="Opaque `next_cursor` of the previous page (anything else: 400).",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
+    """Any vendor member; `low_stock` when sellable stock is at or below the threshold."""
     items, next_cursor = await service.inventory_list(session, ctx, limit, cursor)
     return {"data": {"items": items, "next_cursor": next_cursor}}
 
@@ -194,7 +247,12 @@ async def put_inventory(
 async def browse(
     ctx: StoreContext, session: DbSession, redis: AppRedis, listing: Listing, state: RequestedState = None
 ) -> Response:
-    """Buyers: active products of visible vendors in their state; vendors: their own products."""
+    """Buyers: active products of visible vendors in their state; vendors: their own products.
+
+    Rules the schema cannot state (each a 400 with `details`): `sort=relevance` needs `q`;
+    `sort=distance` is for buyers only; `price_min_cents`, `thc_min`, `cbd_min` must not exceed their
+    maximum; a cursor is only valid with the sort that produced it. `state` other than the buyer's → 422.
+    """
     request = listing.request(buyer=ctx.store_type == "buyer")
     body = await service.browse_json(session, redis, ctx, request, state)
     return Response(content=body, media_type="application/json")
@@ -220,6 +278,11 @@ async def product_detail(product_id: uuid.UUID, ctx: StoreContext, session: DbSe
 async def storefront(
     store_id: uuid.UUID, ctx: StoreContext, session: DbSession, listing: Listing, state: RequestedState = None
 ) -> Response:
-    """The vendor sees everything; any other store is the buyer context of the gate (hidden → 404)."""
+    """The vendor sees everything; any other store is the buyer context of the gate (hidden → 404).
+
+    The store must be a vendor (else 400). Filters, sorts and their rules as in browse (`relevance` needs
+    `q`, `distance` is for buyers, minimums must not exceed maximums: 400); `state` other than the
+    buyer's → 422.
+    """
     request = listing.request(buyer=store_id != ctx.store_id)
     return _list_response(await service.storefront(session, ctx, store_id, request, state))

@@ -12,15 +12,17 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
+    ConfigDict,
     Field,
     PlainSerializer,
     Strict,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
 
-from packfinderz.kit.schemas import Input
+from packfinderz.kit.schemas import AsInteger, Input
 from packfinderz.models.catalog import CLASSIFICATIONS, FEELINGS, FLAVORS, UNITS, USAGE
 from packfinderz.models.identity import Category
 
@@ -51,10 +53,25 @@ for _literal, _values in (
 ):
     assert set(_literal.__args__) == set(_values)  # type: ignore[attr-defined]
 
-StrictInt = Annotated[int, Strict()]
-Qty = Annotated[int, Strict(), Field(ge=0, le=1_000_000_000)]
-Cents = Annotated[int, Strict(), Field(ge=0, le=10**13)]
-Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=5, decimal_places=2)]
+Qty = Annotated[int, Field(ge=0, le=1_000_000_000), AsInteger]
+MAX_CENTS = 10**13
+Cents = Annotated[int, Field(ge=0, le=MAX_CENTS), AsInteger]
+
+
+def _number(value: Any) -> Any:
+    """Decimals arrive as JSON numbers only (the schema says `number`; a string is refused)."""
+    if isinstance(value, str | bool):
+        raise ValueError("must be a number")
+    return value
+
+
+# A percentage: a JSON number with at most two decimals (numeric(5,2)).
+Percent = Annotated[
+    Decimal,
+    BeforeValidator(_number),
+    Field(ge=0, le=100, max_digits=5, decimal_places=2),
+    WithJsonSchema({"type": "number", "minimum": 0, "maximum": 100, "multipleOf": 0.01}),
+]
 # Decimals travel as JSON numbers (the database keeps them exact as numeric).
 DecimalOut = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 
@@ -106,8 +123,13 @@ class InventoryPatch(InventoryIn):
 class VolumeDiscountIn(Input):
     """A tier: `discount_percent` (0, 100] off the line from `min_qty` units up."""
 
-    min_qty: Annotated[int, Strict(), Field(ge=1, le=1_000_000_000)]
-    discount_percent: Annotated[Decimal, Field(gt=0, le=100, max_digits=7, decimal_places=4)]
+    min_qty: Annotated[int, Field(ge=1, le=1_000_000_000), AsInteger]
+    discount_percent: Annotated[
+        Decimal,
+        BeforeValidator(_number),
+        Field(gt=0, le=100, max_digits=7, decimal_places=4),
+        WithJsonSchema({"type": "number", "exclusiveMinimum": 0, "maximum": 100, "multipleOf": 0.0001}),
+    ]
 
 
 def _tiers(values: list[VolumeDiscountIn] | None) -> list[VolumeDiscountIn] | None:
@@ -117,10 +139,99 @@ def _tiers(values: list[VolumeDiscountIn] | None) -> list[VolumeDiscountIn] | No
 
 
 Tiers = Annotated[list[VolumeDiscountIn], Field(max_length=20), AfterValidator(_tiers)]
-MediaIds = Annotated[list[uuid.UUID], Field(max_length=20), AfterValidator(_distinct)]
-Feelings = Annotated[list[Feeling], Field(min_length=1, max_length=len(FEELINGS)), AfterValidator(_distinct)]
-Flavors = Annotated[list[Flavor], Field(min_length=1, max_length=len(FLAVORS)), AfterValidator(_distinct)]
-Usages = Annotated[list[Usage], Field(min_length=1, max_length=len(USAGE)), AfterValidator(_distinct)]
+MediaIds = Annotated[
+    list[uuid.UUID],
+    Field(max_length=20),
+    AfterValidator(_distinct),
+    Field(json_schema_extra={"uniqueItems": True}),
+]
+Feelings = Annotated[
+    list[Feeling],
+    Field(min_length=1, max_length=len(FEELINGS)),
+    AfterValidator(_distinct),
+    Field(json_schema_extra={"uniqueItems": True}),
+]
+Flavors = Annotated[
+    list[Flavor],
+    Field(min_length=1, max_length=len(FLAVORS)),
+    AfterValidator(_distinct),
+    Field(json_schema_extra={"uniqueItems": True}),
+]
+Usages = Annotated[
+    list[Usage],
+    Field(min_length=1, max_length=len(USAGE)),
+    AfterValidator(_distinct),
+    Field(json_schema_extra={"uniqueItems": True}),
+]
+
+# Examples: the demo marketplace (`packfinderz seed --demo`), Boulder Botanicals' MAC flower.
+_PRODUCT_ID = "0db0e63d-7ff7-4437-99d3-e1d1bc840f4e"
+_VENDOR_ID = "2861e0f5-1d90-46b2-b22d-e841c6de396a"
+_AT = "2026-01-01T07:09:27.158997Z"
+_INVENTORY_EXAMPLE: dict[str, Any] = {
+    "available_qty": 5,
+    "reserved_qty": 0,
+    "low_stock_threshold": 10,
+    "updated_at": _AT,
+}
+_BASE_EXAMPLE: dict[str, Any] = {
+    "id": _PRODUCT_ID,
+    "sku": "D02-000010",
+    "title": "MAC Flower 3.5g",
+    "subtitle": None,
+    "brand": "North Star Botanicals",
+    "strain": "MAC",
+    "category": "flower",
+    "classification": "hybrid",
+    "unit": "eighth",
+    "moq": 1,
+    "max_qty": 100,
+    "price_cents": 3750,
+    "compare_at_price_cents": None,
+    "thc_percent": 24.88,
+    "cbd_percent": 1.76,
+    "has_promo": True,
+    "coa_added": False,
+    "is_active": True,
+    "created_at": _AT,
+    "updated_at": _AT,
+    "inventory": _INVENTORY_EXAMPLE,
+}
+SUMMARY_EXAMPLE = {
+    **_BASE_EXAMPLE,
+    "vendor_store_id": _VENDOR_ID,
+    "thumbnail_url": None,
+    "distance_meters": 37540,
+}
+PRODUCT_EXAMPLE = {
+    **_BASE_EXAMPLE,
+    "body_html": "<p>Solventless, frosty and relaxing; citrus and pine on the finish.</p>",
+    "batch_id": None,
+    "metric_tag": None,
+    "barcode": None,
+    "packaging_type": None,
+    "feelings": ["uplifted"],
+    "flavors": ["pine", "citrus", "sweet"],
+    "usage": ["pain_relief"],
+    "is_featured": False,
+    "coa_media_id": None,
+    "coa_read_url": None,
+    "volume_discounts": [
+        {
+            "id": "d1984225-5186-4305-934a-c5422796bd70",
+            "min_qty": 10,
+            "discount_percent": 5.0,
+            "created_at": _AT,
+        }
+    ],
+    "media": [],
+    "vendor": {
+        "store_id": _VENDOR_ID,
+        "company_name": "Boulder Botanicals",
+        "dba_name": None,
+        "logo_url": None,
+    },
+}
 
 # Fields a PATCH may omit but never null (the nullable ones clear with an explicit null).
 REQUIRED_ON_UPDATE = (
@@ -140,6 +251,22 @@ REQUIRED_ON_UPDATE = (
     "volume_discounts",
     "media_ids",
 )
+
+
+def _drop_null(schema: dict[str, Any], names: tuple[str, ...]) -> None:
+    """Declare these PATCH properties as omittable but not nullable (an explicit null is refused)."""
+    for name in names:
+        prop = schema.get("properties", {}).get(name)
+        if not prop or "anyOf" not in prop:
+            continue
+        branches = [b for b in prop["anyOf"] if b != {"type": "null"}]
+        if len(branches) == 1:
+            del prop["anyOf"]
+            prop.update(branches[0])
+        else:
+            prop["anyOf"] = branches
+        if prop.get("default", 0) is None:
+            del prop["default"]
 
 
 class ProductFields(Input):
@@ -163,6 +290,32 @@ class ProductFields(Input):
 class ProductCreate(ProductFields):
     """POST /api/v1/vendor/products."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "sku": "D02-000010",
+                    "title": "MAC Flower 3.5g",
+                    "brand": "North Star Botanicals",
+                    "strain": "MAC",
+                    "category": "flower",
+                    "classification": "hybrid",
+                    "unit": "eighth",
+                    "feelings": ["uplifted"],
+                    "flavors": ["pine", "citrus", "sweet"],
+                    "usage": ["pain_relief"],
+                    "moq": 1,
+                    "max_qty": 100,
+                    "price_cents": 3750,
+                    "thc_percent": 24.88,
+                    "cbd_percent": 1.76,
+                    "inventory": {"available_qty": 5, "low_stock_threshold": 10},
+                    "volume_discounts": [{"min_qty": 10, "discount_percent": 5}],
+                }
+            ]
+        }
+    )
+
     sku: Sku
     title: Title
     category: Category
@@ -170,8 +323,8 @@ class ProductCreate(ProductFields):
     feelings: Feelings
     flavors: Flavors
     usage: Usages
-    moq: Annotated[int, Strict(), Field(ge=1, le=1_000_000_000)]
-    price_cents: Annotated[int, Strict(), Field(ge=1, le=10**13)]
+    moq: Annotated[int, Field(ge=1, le=1_000_000_000), AsInteger]
+    price_cents: Annotated[int, Field(ge=1, le=10**13), AsInteger]
     max_qty: Qty = 0
     is_active: Annotated[bool, Strict()] = True
     is_featured: Annotated[bool, Strict()] = False
@@ -186,8 +339,16 @@ class ProductCreate(ProductFields):
         return self
 
 
+def _update_schema(schema: dict[str, Any]) -> None:
+    _drop_null(schema, REQUIRED_ON_UPDATE)
+    schema["examples"] = [{"price_cents": 3500, "compare_at_price_cents": 3750, "subtitle": None}]
+
+
 class ProductUpdate(ProductFields):
-    """PATCH /api/v1/vendor/products/{id}: omitted = unchanged, `null` clears a nullable field."""
+    """PATCH /api/v1/vendor/products/{id}: omitted = unchanged, `null` clears a nullable field; the fields
+    that are not nullable here refuse `null`."""
+
+    model_config = ConfigDict(json_schema_extra=_update_schema)
 
     sku: Sku | None = None
     title: Title | None = None
@@ -196,8 +357,8 @@ class ProductUpdate(ProductFields):
     feelings: Feelings | None = None
     flavors: Flavors | None = None
     usage: Usages | None = None
-    moq: Annotated[int, Strict(), Field(ge=1, le=1_000_000_000)] | None = None
-    price_cents: Annotated[int, Strict(), Field(ge=1, le=10**13)] | None = None
+    moq: Annotated[int, Field(ge=1, le=1_000_000_000), AsInteger] | None = None
+    price_cents: Annotated[int, Field(ge=1, le=10**13), AsInteger] | None = None
     max_qty: Qty | None = None
     is_active: Annotated[bool, Strict()] | None = None
     is_featured: Annotated[bool, Strict()] | None = None
@@ -220,6 +381,10 @@ class ProductUpdate(ProductFields):
 
 class InventoryPut(Input):
     """PUT /api/v1/inventory/{productId}: a threshold left out keeps its current value."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"available_qty": 40, "low_stock_threshold": 10}]}
+    )
 
     available_qty: Qty
     low_stock_threshold: Qty | None = None
@@ -266,9 +431,9 @@ class ProductBase(BaseModel):
     subtitle: str | None
     brand: str | None
     strain: str | None
-    category: str
-    classification: str | None
-    unit: str
+    category: Category
+    classification: Classification | None
+    unit: Unit
     moq: int
     max_qty: int
     price_cents: int
@@ -286,6 +451,8 @@ class ProductBase(BaseModel):
 class ProductSummary(ProductBase):
     """One row of a product list (commerce.md §5.1)."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [SUMMARY_EXAMPLE]})
+
     vendor_store_id: uuid.UUID
     thumbnail_url: str | None
     distance_meters: int | None
@@ -294,14 +461,16 @@ class ProductSummary(ProductBase):
 class ProductDTO(ProductBase):
     """A product with its tiers, gallery, COA and vendor (commerce.md §5.5)."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [PRODUCT_EXAMPLE]})
+
     body_html: str | None
     batch_id: str | None
     metric_tag: str | None
     barcode: str | None
     packaging_type: str | None
-    feelings: list[str]
-    flavors: list[str]
-    usage: list[str]
+    feelings: list[Feeling]
+    flavors: list[Flavor]
+    usage: list[Usage]
     is_featured: bool
     coa_media_id: uuid.UUID | None
     coa_read_url: str | None
@@ -312,6 +481,21 @@ class ProductDTO(ProductBase):
 
 class InventoryRow(InventoryDTO):
     """GET /api/v1/inventory: a product's stock with its sku and title."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **_INVENTORY_EXAMPLE,
+                    "product_id": _PRODUCT_ID,
+                    "sku": "D02-000010",
+                    "title": "MAC Flower 3.5g",
+                    "is_active": True,
+                    "low_stock": True,
+                }
+            ]
+        }
+    )
 
     product_id: uuid.UUID
     sku: str

@@ -6,17 +6,23 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, Strict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
 
-from packfinderz.kit.schemas import Address, AddressIn, Input
-from packfinderz.orders.schemas import PaymentIntentDTO
+from packfinderz.checkout.examples import CART, CHECKOUT_RESULT, CONFIRMATION
+from packfinderz.kit.schemas import Address, AddressIn, AsInteger, Input
+from packfinderz.models.orders import FulfillmentStatus, OrderStatus, ShippingStatus
+from packfinderz.orders.schemas import PaymentIntentDTO, PaymentStatus
 
-Cents = Annotated[int, Strict(), Field(ge=0, le=10**9)]
+Cents = Annotated[int, Field(ge=0, le=10**9), AsInteger]
 ShortText = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
 class ShippingLineIn(Input):
     """Stored with the order, not priced."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"code": "standard", "title": "Standard delivery", "price_cents": 0}]}
+    )
 
     code: Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
     title: ShortText
@@ -24,6 +30,20 @@ class ShippingLineIn(Input):
 
 
 class CheckoutIn(Input):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "cart_id": CART["id"],
+                    "shipping_address": CART["shipping_address"] | {"line2": "Suite 200"},
+                    "payment_method": "cash",
+                    "shipping_line": {"code": "standard", "title": "Standard delivery", "price_cents": 0},
+                    "tip_cents": 0,
+                }
+            ]
+        }
+    )
+
     cart_id: uuid.UUID
     shipping_address: AddressIn
     billing_address: AddressIn | None = Field(None, description="Defaults to the shipping address.")
@@ -50,7 +70,7 @@ class CheckoutOrder(BaseModel):
     order_id: uuid.UUID
     order_number: int
     vendor_store_id: uuid.UUID
-    status: str
+    status: OrderStatus
     subtotal_cents: int
     discounts_cents: int
     tax_cents: int
@@ -79,6 +99,8 @@ class CheckoutResult(BaseModel):
     """Also the body of a replay; `vendor_orders` (every order created, rejected ones included) and
     `rejected_vendors` are sorted by vendor_store_id."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [CHECKOUT_RESULT]})
+
     checkout_group_id: uuid.UUID
     shipping_address: Address
     billing_address: Address | None
@@ -98,9 +120,9 @@ class ConfirmationLine(CheckoutLine):
 
 class ConfirmationOrder(CheckoutOrder):
     items: list[ConfirmationLine]  # type: ignore[assignment]
-    payment_status: str | None
-    fulfillment_status: str
-    shipping_status: str
+    payment_status: PaymentStatus | None
+    fulfillment_status: FulfillmentStatus
+    shipping_status: ShippingStatus
     warnings: list[dict[str, str]] | None
     promo: dict[str, Any] | None
     payment_intent: PaymentIntentDTO | None
@@ -111,6 +133,8 @@ class ConfirmationOrder(CheckoutOrder):
 
 
 class Confirmation(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [CONFIRMATION]})
+
     checkout_group_id: uuid.UUID
     cart_id: uuid.UUID | None
     vendor_orders: list[ConfirmationOrder]

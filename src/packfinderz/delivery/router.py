@@ -44,7 +44,9 @@ S422 = "STATE_CONFLICT: the order's status does not allow this (`details.status`
     summary="Report the agent's presence (every 60 s at most)",
 )
 async def heartbeat(body: HeartbeatIn, agent: AgentUser, redis: AppRedis) -> dict[str, Any]:
-    """Kept 120 s; only agents with a fresh `available` heartbeat are auto-assigned orders."""
+    """Kept 120 s; only agents with a fresh `available` heartbeat are auto-assigned orders.
+
+    `lat` and `lng` come together or not at all (one without the other → 400 with `details`)."""
     return {"data": await service.heartbeat(redis, agent, body)}
 
 

@@ -6,24 +6,34 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Protocol
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, Strict, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, Strict, StringConstraints
 
 Name = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 ShortText = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Phone = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
 Email = Annotated[EmailStr, StringConstraints(max_length=254)]
+
+
+def _whole_number(value: Any) -> Any:
+    """A JSON integer: `3` or `3.0` (one number to JSON Schema); strings, booleans and fractions refused."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be an integer")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("must be an integer")
+        return int(value)
+    return value
+
+
+# The last annotation of an integer body field, after its bounds (`Annotated[int, Field(ge=0), AsInteger]`;
+# placed before them, pydantic would drop `minimum`/`maximum` from the schema): the field accepts exactly
+# what `{"type": "integer"}` accepts.
+AsInteger = BeforeValidator(_whole_number)
 Latitude = Annotated[float, Strict(), Field(ge=-90, le=90)]
 Longitude = Annotated[float, Strict(), Field(ge=-180, le=180)]
-
-
-def _two_letter_code(value: str) -> str:
-    code = value.strip().upper()
-    if len(code) != 2 or not code.isascii() or not code.isalpha():
-        raise ValueError("must be a 2-letter code")
-    return code
-
-
-CountryOrStateCode = Annotated[str, Strict(), AfterValidator(_two_letter_code)]
+# A US state or ISO 3166-1 country code: exactly two uppercase ASCII letters (`CO`, `US`), as the schema
+# says (issue #18); lowercase or padded codes are refused, not normalized.
+CountryOrStateCode = Annotated[str, Strict(), StringConstraints(pattern=r"^[A-Z]{2}$")]
 Url = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
@@ -37,7 +47,24 @@ class Input(BaseModel):
 
 
 class AddressIn(Input):
-    """A store address; required parts non-blank; state and country are 2-letter codes."""
+    """A store address; required parts non-blank; state and country are two uppercase letters."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "line1": "1550 Wewatta St",
+                    "line2": "Suite 200",
+                    "city": "Denver",
+                    "state": "CO",
+                    "postal_code": "80202",
+                    "country": "US",
+                    "lat": 39.7508,
+                    "lng": -104.9966,
+                }
+            ]
+        }
+    )
 
     line1: ShortText
     line2: ShortText | None = None
@@ -64,6 +91,23 @@ class AddressIn(Input):
 
 
 class Address(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "line1": "1550 Wewatta St",
+                    "line2": None,
+                    "city": "Denver",
+                    "state": "CO",
+                    "postal_code": "80202",
+                    "country": "US",
+                    "lat": 39.7508,
+                    "lng": -104.9966,
+                }
+            ]
+        }
+    )
+
     line1: str
     line2: str | None
     city: str

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import StringConstraints
 
 from packfinderz.auth.deps import BuyerStore, StoreContext, StoreCtx, VendorStore, require_store
 from packfinderz.kit.db import DbSession
@@ -23,6 +24,7 @@ from packfinderz.orders.schemas import (
     ActionResult,
     BuyerOrderSummary,
     CancelIn,
+    DateTimeParam,
     DecisionIn,
     LineDecisionIn,
     Manifest,
@@ -38,6 +40,8 @@ router = APIRouter(prefix="/api/v1", tags=["orders"])
 # commerce.md §0: staff may read orders, decide lines and generate manifests, nothing else.
 DECIDER_ROLES = frozenset({"owner", "manager", "ops"})
 ORDER_STATUSES = VENDOR_ORDER_STATUSES
+_STATUS = "|".join(ORDER_STATUSES)
+STATUS_LIST_PATTERN = f"^({_STATUS})(,({_STATUS}))*$"
 S422 = "STATE_CONFLICT: the order's status does not allow this (`details.status`); or IDEMPOTENCY_KEY_REUSED."
 
 
@@ -58,17 +62,27 @@ async def _filters(
     fulfillment_status: Annotated[FulfillmentStatus | None, Query()] = None,
     shipping_status: Annotated[ShippingStatus | None, Query()] = None,
     payment_status: Annotated[PaymentStatus | None, Query()] = None,
-    date_from: Annotated[datetime | None, Query(description="RFC 3339; created at or after.")] = None,
-    date_to: Annotated[datetime | None, Query(description="RFC 3339; created at or before.")] = None,
+    date_from: Annotated[
+        DateTimeParam | None,
+        Query(description="RFC 3339 with offset; created at or after (not after `date_to`)."),
+    ] = None,
+    date_to: Annotated[
+        DateTimeParam | None, Query(description="RFC 3339 with offset; created at or before.")
+    ] = None,
     q: Annotated[
         str | None,
         Query(
-            min_length=1, max_length=100, description="Order number or the other party's company/dba name."
+            min_length=1,
+            max_length=100,
+            pattern=r"^[^\u0000]*$",
+            description="Order number or the other party's company/dba name; no NUL character.",
         ),
     ] = None,
     actionable_statuses: Annotated[
-        list[str] | None,
-        Query(description="Vendors only: statuses needing action, comma-separated or repeated."),
+        list[Annotated[str, StringConstraints(pattern=STATUS_LIST_PATTERN)]] | None,
+        Query(
+            description="Vendors only (a buyer → 400): statuses needing action, comma-separated or repeated."
+        ),
     ] = None,
 ) -> OrderFilters:
     statuses = None
@@ -106,7 +120,10 @@ Summaries = PageEnvelope[BuyerOrderSummary | VendorOrderSummary]
     summary="The active store's orders (buyer or vendor perspective), with total",
 )
 async def list_orders(ctx: StoreContext, session: DbSession, filters: Filters, page: Pages) -> dict[str, Any]:
-    """Newest first. Buyers see the vendor of each order, vendors the buyer."""
+    """Newest first. Buyers see the vendor of each order, vendors the buyer.
+
+    Rules the schema cannot state (each a 400 with `details`): `actionable_statuses` is for vendors only;
+    `date_from` must not be after `date_to`; a cursor is only valid as a previous page's `next_cursor`."""
     return {"data": await service.list_orders(session, ctx, filters, page)}
 
 

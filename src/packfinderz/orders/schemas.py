@@ -2,27 +2,53 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, Strict, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Strict, StringConstraints, WithJsonSchema
 
 from packfinderz.kit.schemas import Address, Input
+from packfinderz.models.orders import FulfillmentStatus, OrderStatus, ShippingStatus
+from packfinderz.orders import examples
 
 
 def _lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
+# An RFC 3339 date-time with its offset, as a query parameter: pydantic alone would also read plain
+# numbers (`0.5`) as Unix timestamps and dates without a time; the schema says exactly this shape.
+RFC3339_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
+_RFC3339 = re.compile(RFC3339_PATTERN)
+
+
+def _rfc3339(value: Any) -> Any:
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError("must be an RFC 3339 date-time with offset, e.g. 2026-12-01T00:00:00Z")
+    return value
+
+
+DateTimeParam = Annotated[
+    datetime,
+    BeforeValidator(_rfc3339),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": RFC3339_PATTERN}),
+]
+
 Note = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 PaymentStatus = Literal["unpaid", "pending", "settled", "paid", "failed", "rejected"]
+PaymentMethod = Literal["cash", "ach"]
+LineStatus = Literal["pending", "fulfilled", "rejected"]
+RefundStatus = Literal["none", "partial", "full"]
 
 
 class PaymentIntentDTO(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.PAYMENT_INTENT]})
+
     id: uuid.UUID
-    method: Literal["cash", "ach"]
-    status: str
+    method: PaymentMethod
+    status: PaymentStatus
     amount_cents: int
     cash_collected_at: datetime | None
     vendor_paid_at: datetime | None
@@ -37,11 +63,25 @@ class PaymentIntentDTO(BaseModel):
 class DecisionIn(Input):
     """The vendor's decision on the whole order (case-insensitive)."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{"decision": "accept"}]})
+
     decision: Annotated[Literal["accept", "reject"], BeforeValidator(_lower)]
 
 
 class LineDecisionIn(Input):
     """The vendor's decision on one line: `fulfill` accepts and packs it (case-insensitive)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "line_item_id": examples.ORDER_DETAIL["line_items"][0]["id"],
+                    "decision": "fulfill",
+                    "notes": "Packed in two jars",
+                }
+            ]
+        }
+    )
 
     line_item_id: uuid.UUID
     decision: Annotated[Literal["fulfill", "reject"], BeforeValidator(_lower)]
@@ -49,6 +89,8 @@ class LineDecisionIn(Input):
 
 
 class CancelIn(Input):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "Ordered the wrong strain"}]})
+
     reason: Note | None = None
 
 
@@ -58,15 +100,19 @@ class CancelIn(Input):
 class ActionResult(BaseModel):
     """The order's state after an action."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.ACTION_RESULT]})
+
     order_id: uuid.UUID
-    status: str
-    payment_status: str | None
-    fulfillment_status: str
-    shipping_status: str
+    status: OrderStatus
+    payment_status: PaymentStatus | None
+    fulfillment_status: FulfillmentStatus
+    shipping_status: ShippingStatus
     balance_due_cents: int
 
 
 class OrderRef(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"order_id": examples.ORDER_ID}]})
+
     order_id: uuid.UUID
 
 
@@ -94,17 +140,19 @@ class _Summary(BaseModel):
     id: uuid.UUID
     order_number: int
     created_at: datetime
-    status: str
+    status: OrderStatus
     total_cents: int
     discounts_cents: int
     total_items: int
-    payment_status: str | None
-    fulfillment_status: str
-    shipping_status: str
+    payment_status: PaymentStatus | None
+    fulfillment_status: FulfillmentStatus
+    shipping_status: ShippingStatus
 
 
 class BuyerOrderSummary(_Summary):
     """An order as its buyer lists it: the counterparty is the vendor."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.BUYER_SUMMARY]})
 
     vendor: StoreCard
 
@@ -112,11 +160,15 @@ class BuyerOrderSummary(_Summary):
 class VendorOrderSummary(_Summary):
     """An order as its vendor lists it: the counterparty is the buyer."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.VENDOR_SUMMARY]})
+
     buyer: StoreCard
 
 
 class AgentOrderSummary(_Summary):
     """An order as a delivery agent lists it: both parties with their addresses."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.AGENT_SUMMARY]})
 
     buyer: AddressedStoreCard
     vendor: AddressedStoreCard
@@ -130,13 +182,13 @@ class OrderDTO(BaseModel):
     buyer_store_id: uuid.UUID
     vendor_store_id: uuid.UUID
     order_number: int
-    status: str
-    refund_status: str
-    fulfillment_status: str
-    shipping_status: str
-    currency: str
+    status: OrderStatus
+    refund_status: RefundStatus
+    fulfillment_status: FulfillmentStatus
+    shipping_status: ShippingStatus
+    currency: Literal["USD"]
     shipping_address: dict[str, Any]
-    payment_method: str
+    payment_method: PaymentMethod
     shipping_line: dict[str, Any] | None
     warnings: list[dict[str, Any]]
     promo: dict[str, Any] | None
@@ -182,7 +234,7 @@ class LineItemDTO(BaseModel):
     total_cents: int
     warnings: list[dict[str, Any]]
     applied_volume_discount: dict[str, Any] | None
-    status: str
+    status: LineStatus
     notes: str | None
     created_at: datetime
     updated_at: datetime
@@ -196,6 +248,8 @@ class AgentName(BaseModel):
 
 class AssignmentDTO(BaseModel):
     """An order assignment row and its agent."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.ASSIGNMENT]})
 
     id: uuid.UUID
     order_id: uuid.UUID
@@ -217,6 +271,8 @@ class ManifestRef(BaseModel):
 
 
 class OrderDetail(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.ORDER_DETAIL]})
+
     order: OrderDTO
     line_items: list[LineItemDTO]
     payment_intent: PaymentIntentDTO | None
@@ -229,6 +285,14 @@ class OrderDetail(BaseModel):
 class StorefrontTotals(BaseModel):
     """Every order between the active buyer and one vendor, whatever its status."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"total_orders": 1, "total_items": 2, "total_spent_cents": 7500, "total_discounts_cents": 0}
+            ]
+        }
+    )
+
     total_orders: int
     total_items: int
     total_spent_cents: int
@@ -237,6 +301,8 @@ class StorefrontTotals(BaseModel):
 
 class Manifest(BaseModel):
     """The current transport manifest of an order; `download_url` is signed and expires."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.MANIFEST]})
 
     order_id: uuid.UUID
     media_id: uuid.UUID
