@@ -85,9 +85,9 @@ async def test_presign_creates_a_pending_row_and_a_signed_upload(
             "mime_type",
             "license_doc uploads only accept pdf, images",
         ),
-        ({"size_bytes": "10"}, "size_bytes", "Input should be a valid integer"),
-        ({"size_bytes": 10.5}, "size_bytes", "Input should be a valid integer"),
-        ({"size_bytes": True}, "size_bytes", "Input should be a valid integer"),
+        ({"size_bytes": "10"}, "size_bytes", "must be an integer"),
+        ({"size_bytes": 10.5}, "size_bytes", "must be an integer"),
+        ({"size_bytes": True}, "size_bytes", "must be an integer"),
         ({"extra": 1}, "extra", "is not allowed"),
     ],
 )

@@ -8,9 +8,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
 
-from packfinderz.kit.schemas import Input
+from packfinderz.kit.schemas import Input, not_nullable
 from packfinderz.licenses.schemas import LICENSE_EXAMPLE, LicenseDTO
-from packfinderz.stores.schemas import STORE_EXAMPLE, STORE_USER_EXAMPLE, StoreDTO, StoreUserDTO, not_nullable
+from packfinderz.stores.schemas import STORE_EXAMPLE, STORE_USER_EXAMPLE, StoreDTO, StoreUserDTO
 
 ADMIN_STORE_EXAMPLE: dict[str, Any] = {
     **STORE_EXAMPLE,

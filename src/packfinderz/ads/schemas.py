@@ -20,20 +20,14 @@ from pydantic import (
 )
 from pydantic.config import JsonDict
 
+from packfinderz.kit.schemas import AsInteger, not_nullable
 from packfinderz.models.ads import BODY_MAX, HEADLINE_MAX, AdStatus, Placement, TargetType
 
 BudgetState = Literal["available", "exhausted"]
 
 
-def _whole_number(value: Any) -> Any:
-    """JSON Schema's `integer` includes `450.0`: take a whole float as its integer (strings stay refused)."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
 # The before-validator goes last: it runs first, and the bounds stay `minimum`/`maximum` in the schema.
-Cents = Annotated[int, Strict(), Field(ge=0, le=10**12), BeforeValidator(_whole_number)]
+Cents = Annotated[int, Field(ge=0, le=10**12), AsInteger]
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 JWT_PATTERN = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
 
@@ -91,16 +85,6 @@ SERIES_POINT_EXAMPLE: JsonDict = {
 }
 _SERVED_REQUEST_ID = "0c6f1e52-8a3d-4b79-9e20-5d4c7b1a2f68"
 _JWT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJhZF9pZCI6IjRiOGYyZTE2In0.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg"
-
-
-def _drop_null(schema: JsonDict) -> None:
-    """Field schema hook: `X | None = None` where null is refused (omit the field instead)."""
-    variants = [v for v in schema.pop("anyOf", []) if v != {"type": "null"}]  # type: ignore[union-attr]
-    if len(variants) == 1 and isinstance(variants[0], dict):
-        schema.update(variants[0])
-    elif variants:
-        schema["anyOf"] = variants
-    schema.pop("default", None)
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -220,13 +204,13 @@ class AdUpdate(Input):
     status: Literal["draft", "active", "paused"] | None = Field(
         None,
         description="draft/paused → active (needs subscription + KYC), active → paused.",
-        json_schema_extra=_drop_null,
+        json_schema_extra=not_nullable,
     )
-    bid_cents: Cents | None = Field(None, json_schema_extra=_drop_null)
-    daily_budget_cents: Cents | None = Field(None, json_schema_extra=_drop_null)
+    bid_cents: Cents | None = Field(None, json_schema_extra=not_nullable)
+    daily_budget_cents: Cents | None = Field(None, json_schema_extra=not_nullable)
     starts_at: AwareDatetime | None = None
     ends_at: AwareDatetime | None = None
-    creatives: Creatives | None = Field(None, json_schema_extra=_drop_null)
+    creatives: Creatives | None = Field(None, json_schema_extra=not_nullable)
 
     @model_validator(mode="after")
     def _no_nulls(self) -> AdUpdate:

@@ -10,12 +10,13 @@ from fastapi import APIRouter, Depends, Query
 
 from packfinderz.audit import service
 from packfinderz.audit.repository import AuditFilters
-from packfinderz.audit.schemas import ActorRole, AuditLogDTO, Rfc3339
+from packfinderz.audit.schemas import ActorRole, AuditLogDTO
 from packfinderz.auth.deps import AdminUser
 from packfinderz.kit.db import DbSession
 from packfinderz.kit.errors import ValidationFailed
 from packfinderz.kit.openapi import error_responses
 from packfinderz.kit.pagination import PageEnvelope, PageParams, page_params
+from packfinderz.kit.schemas import DateTimeParam
 
 router = APIRouter(prefix="/api/admin/v1/audit", tags=["admin: audit"])
 
@@ -40,10 +41,11 @@ async def audit_filters(
     target_id: uuid.UUID | None = None,
     request_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
     created_from: Annotated[
-        Rfc3339 | None, Query(alias="from", description="created_at >= from (RFC 3339 with a time zone).")
+        DateTimeParam | None,
+        Query(alias="from", description="created_at >= from (RFC 3339 with a time zone)."),
     ] = None,
     created_to: Annotated[
-        Rfc3339 | None, Query(alias="to", description="created_at < to (RFC 3339 with a time zone).")
+        DateTimeParam | None, Query(alias="to", description="created_at < to (RFC 3339 with a time zone).")
     ] = None,
 ) -> AuditFilters:
     """Parse and check the audit list filters."""

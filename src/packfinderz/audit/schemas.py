@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, ConfigDict
 
 ActorRole = Literal["owner", "manager", "staff", "ops", "agent", "admin", "system", "anonymous", "user"]
-
-_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
-
-
-def _rfc3339(value: Any) -> Any:
-    """Only an RFC 3339 date-time with a time zone: no plain numbers (`to=0.5`), dates or naive times."""
-    if isinstance(value, datetime):
-        return value
-    if not isinstance(value, str) or not _RFC3339.match(value):
-        raise ValueError("must be an RFC 3339 date-time with a time zone, e.g. 2026-12-07T15:00:00Z")
-    return value
-
-
-# A date-time query parameter (`format: date-time` in the document) that refuses what pydantic would
-# otherwise coerce: Unix timestamps, dates, and times without a zone.
-Rfc3339 = Annotated[datetime, BeforeValidator(_rfc3339)]
 
 
 class AuditLogDTO(BaseModel):

@@ -7,9 +7,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StrictBool, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 from pydantic.config import JsonDict
 
+from packfinderz.kit.schemas import AsInteger
 from packfinderz.models.billing import (
     BillingPlan,
     Charge,
@@ -98,15 +99,8 @@ CHARGE_EXAMPLE: JsonDict = {
 PlanId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+$", min_length=1, max_length=64)]
 
 
-def _whole_number(value: Any) -> Any:
-    """JSON Schema's `integer` includes `9900.0`: take a whole float as its integer (strings stay refused)."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
 # Request integers and booleans are strict: `"9900"` and `0`/`1` for a boolean are refused as the schema says.
-WholeInt = Annotated[int, BeforeValidator(_whole_number), Strict()]
+WholeInt = Annotated[int, AsInteger]
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Feature = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 

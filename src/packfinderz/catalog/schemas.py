@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from packfinderz.kit.schemas import AsInteger, Input
+from packfinderz.kit.schemas import AsInteger, Input, not_nullable
 from packfinderz.models.catalog import CLASSIFICATIONS, FEELINGS, FLAVORS, UNITS, USAGE
 from packfinderz.models.identity import Category
 
@@ -257,16 +257,8 @@ def _drop_null(schema: dict[str, Any], names: tuple[str, ...]) -> None:
     """Declare these PATCH properties as omittable but not nullable (an explicit null is refused)."""
     for name in names:
         prop = schema.get("properties", {}).get(name)
-        if not prop or "anyOf" not in prop:
-            continue
-        branches = [b for b in prop["anyOf"] if b != {"type": "null"}]
-        if len(branches) == 1:
-            del prop["anyOf"]
-            prop.update(branches[0])
-        else:
-            prop["anyOf"] = branches
-        if prop.get("default", 0) is None:
-            del prop["default"]
+        if prop and "anyOf" in prop:
+            not_nullable(prop)
 
 
 class ProductFields(Input):

@@ -4,9 +4,20 @@ address types (identity.md §5). Domain schemas build on these; none of them bel
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Annotated, Any, Protocol
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, Strict, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    Strict,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 Name = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 ShortText = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -29,6 +40,41 @@ def _whole_number(value: Any) -> Any:
 # placed before them, pydantic would drop `minimum`/`maximum` from the schema): the field accepts exactly
 # what `{"type": "integer"}` accepts.
 AsInteger = BeforeValidator(_whole_number)
+
+
+def not_nullable(schema: dict[str, Any]) -> None:
+    """`json_schema_extra` of an optional PATCH field that refuses null: absent is fine, null is a 400.
+
+    The type stays `X | None` (so the refusal is the field's own message) but the document offers no null.
+    """
+    if schema.get("default", ...) is None:
+        del schema["default"]
+    branches = [branch for branch in schema.pop("anyOf", []) if branch != {"type": "null"}]
+    if len(branches) == 1:
+        schema.update(branches[0])
+    elif branches:
+        schema["anyOf"] = branches
+
+
+# An RFC 3339 date-time with its offset, as a query parameter: pydantic alone would also read plain
+# numbers (`0.5`) as Unix timestamps and dates without a time; the schema says exactly this shape.
+RFC3339_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
+_RFC3339 = re.compile(RFC3339_PATTERN)
+
+
+def _rfc3339(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError("must be an RFC 3339 date-time with offset, e.g. 2026-12-01T00:00:00Z")
+    return value
+
+
+DateTimeParam = Annotated[
+    datetime,
+    BeforeValidator(_rfc3339),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": RFC3339_PATTERN}),
+]
 Latitude = Annotated[float, Strict(), Field(ge=-90, le=90)]
 Longitude = Annotated[float, Strict(), Field(ge=-180, le=180)]
 # A US state or ISO 3166-1 country code: exactly two uppercase ASCII letters (`CO`, `US`), as the schema

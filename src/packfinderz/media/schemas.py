@@ -8,10 +8,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
 
-from packfinderz.kit.schemas import Input
+from packfinderz.kit.schemas import AsInteger, Input
 from packfinderz.kit.storage.base import MEDIA_KINDS, MIME_GROUPS
 from packfinderz.models.media import Media
-from packfinderz.stores.schemas import WholeNumber
 
 MediaKind = Literal["product", "ads", "pdf", "license_doc", "coa", "manifest", "user", "store", "other"]
 MediaStatus = Literal["pending", "uploaded", "failed"]
@@ -93,7 +92,8 @@ class PresignIn(Input):
         ),
     ]
     size_bytes: Annotated[
-        WholeNumber,
+        int,
+        AsInteger,
         Field(
             description="1..PACKFINDERZ_MAX_UPLOAD_MB (default 20 MB) bytes; the upload must match it.",
             json_schema_extra={"minimum": 1, "maximum": DEFAULT_MAX_UPLOAD_BYTES},

@@ -16,6 +16,7 @@ from packfinderz.kit.errors import ValidationFailed
 from packfinderz.kit.idempotency import idempotent
 from packfinderz.kit.openapi import DataResponse, error_responses
 from packfinderz.kit.pagination import PageEnvelope, PageParams, page_params
+from packfinderz.kit.schemas import DateTimeParam
 from packfinderz.media.files import MediaFiles
 from packfinderz.models.orders import VENDOR_ORDER_STATUSES, FulfillmentStatus, OrderStatus, ShippingStatus
 from packfinderz.orders import lifecycle, manifest, service
@@ -24,7 +25,6 @@ from packfinderz.orders.schemas import (
     ActionResult,
     BuyerOrderSummary,
     CancelIn,
-    DateTimeParam,
     DecisionIn,
     LineDecisionIn,
     Manifest,

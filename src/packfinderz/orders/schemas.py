@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Strict, StringConstraints, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Strict, StringConstraints
 
 from packfinderz.kit.schemas import Address, Input
 from packfinderz.models.orders import FulfillmentStatus, OrderStatus, ShippingStatus
@@ -17,24 +16,6 @@ from packfinderz.orders import examples
 def _lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
-
-# An RFC 3339 date-time with its offset, as a query parameter: pydantic alone would also read plain
-# numbers (`0.5`) as Unix timestamps and dates without a time; the schema says exactly this shape.
-RFC3339_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
-_RFC3339 = re.compile(RFC3339_PATTERN)
-
-
-def _rfc3339(value: Any) -> Any:
-    if not isinstance(value, str) or not _RFC3339.match(value):
-        raise ValueError("must be an RFC 3339 date-time with offset, e.g. 2026-12-01T00:00:00Z")
-    return value
-
-
-DateTimeParam = Annotated[
-    datetime,
-    BeforeValidator(_rfc3339),
-    WithJsonSchema({"type": "string", "format": "date-time", "pattern": RFC3339_PATTERN}),
-]
 
 Note = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 PaymentStatus = Literal["unpaid", "pending", "settled", "paid", "failed", "rejected"]

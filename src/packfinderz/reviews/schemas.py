@@ -9,18 +9,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints
 from pydantic.config import JsonDict
 
+from packfinderz.kit.schemas import AsInteger
 from packfinderz.models.social import REVIEW_BODY_MAX, REVIEW_TITLE_MAX
 
 
 def _blank_to_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
-
-
-def _whole_number(value: Any) -> Any:
-    """JSON Schema's `integer` includes `5.0`: take a whole float as its integer (strings stay refused)."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
 
 
 _Title = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, max_length=REVIEW_TITLE_MAX)]
@@ -66,9 +60,7 @@ class ReviewIn(BaseModel):
 
     vendor_store_id: uuid.UUID
     order_id: uuid.UUID | None = None
-    rating: Annotated[
-        int, Strict(), Field(ge=1, le=5, description="Stars, 1..5."), BeforeValidator(_whole_number)
-    ]
+    rating: Annotated[int, Field(ge=1, le=5, description="Stars, 1..5."), AsInteger]
     title: Title = Field(default=None, description=f"At most {REVIEW_TITLE_MAX} characters; blank = none.")
     body: Body = Field(default=None, description=f"At most {REVIEW_BODY_MAX} characters; blank = none.")
 

@@ -10,7 +10,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     Strict,
@@ -20,6 +19,7 @@ from pydantic import (
 
 from packfinderz.kit.schemas import (
     Address,
+    AsInteger,
     Email,
     Input,
     Name,
@@ -27,6 +27,7 @@ from packfinderz.kit.schemas import (
     ShortText,
     Url,
     address_of,
+    not_nullable,
 )
 from packfinderz.models.identity import (
     MAX_DELIVERY_RADIUS_METERS,
@@ -36,33 +37,6 @@ from packfinderz.models.identity import (
     User,
 )
 from packfinderz.models.licenses import License
-
-
-def not_nullable(schema: dict[str, Any]) -> None:
-    """`json_schema_extra` of an optional PATCH field that refuses null: absent is fine, null is a 400.
-
-    The type stays `X | None` (so the refusal is the field's own message) but the document offers no null.
-    """
-    if schema.get("default", ...) is None:
-        del schema["default"]
-    branches = [branch for branch in schema.pop("anyOf", []) if branch.get("type") != "null"]
-    if len(branches) == 1:
-        schema.update(branches[0])
-    elif branches:
-        schema["anyOf"] = branches
-
-
-def whole_number(value: Any) -> Any:
-    """A JSON number with no fraction (`1.0`) is an integer in JSON Schema: take it as one."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
-# An integer body field: `1` and `1.0` (JSON Schema integers), never `"1"`, `true` or `1.5`. Bounds go
-# before the validator (`Annotated[int, Strict(), Field(ge=..), BeforeValidator(whole_number)]`) so that
-# the document shows them as minimum/maximum.
-WholeNumber = Annotated[int, Strict(), BeforeValidator(whole_number)]
 
 StoreType = Literal["buyer", "vendor"]
 MemberRole = Literal["owner", "manager", "staff", "ops"]
@@ -506,10 +480,9 @@ class StoreUpdateIn(Input):
     email: Email | None = None
     social: Social | None = None
     categories: list[Category] | None = None
-    delivery_radius_meters: (
-        Annotated[int, Strict(), Field(ge=0, le=MAX_DELIVERY_RADIUS_METERS), BeforeValidator(whole_number)]
-        | None
-    ) = Field(default=None, json_schema_extra=not_nullable)
+    delivery_radius_meters: Annotated[int, Field(ge=0, le=MAX_DELIVERY_RADIUS_METERS), AsInteger] | None = (
+        Field(default=None, json_schema_extra=not_nullable)
+    )
     logo_media_id: uuid.UUID | None = None
     banner_media_id: uuid.UUID | None = None
 
