@@ -78,7 +78,7 @@ async def _membership_page(
     if after is not None:
         query = query.where(after)
     query = query.order_by(StoreMembership.created_at.desc(), StoreMembership.id.desc()).limit(page.limit + 1)
-    rows = [row._tuple() for row in (await session.execute(query)).all()]
+    rows: list[tuple[*_Ts]] = list((await session.execute(query)).all())
     items, cursor = build_page([row[membership_at] for row in rows], page.limit)
     return rows[: len(items)], cursor
 
