@@ -21,7 +21,7 @@ from packfinderz.kit.boot import apply_migration_policy, probe_postgres, probe_r
 from packfinderz.kit.db import create_database
 from packfinderz.kit.errors import install_error_handlers
 from packfinderz.kit.hardening import BodyLimitMiddleware, SecurityHeadersMiddleware
-from packfinderz.kit.http import RequestContextMiddleware
+from packfinderz.kit.http import MethodGuardMiddleware, RequestContextMiddleware
 from packfinderz.kit.idempotency import IdempotencyMiddleware
 from packfinderz.kit.logging import setup_logging
 from packfinderz.kit.openapi import install_openapi
@@ -105,7 +105,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.readiness = Readiness()
     install_error_handlers(app)
     install_openapi(app)
-    # Innermost: settles idempotency claims with the final (post-commit) response (kit/idempotency.py).
+    # Innermost: 405 with the path's every method, 415 for a JSON body sent as another type.
+    app.add_middleware(MethodGuardMiddleware)
+    # Then: settles idempotency claims with the final (post-commit) response (kit/idempotency.py).
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
