@@ -24,7 +24,7 @@ from packfinderz.kit.hardening import BodyLimitMiddleware, SecurityHeadersMiddle
 from packfinderz.kit.http import MethodGuardMiddleware, RequestContextMiddleware
 from packfinderz.kit.idempotency import IdempotencyMiddleware
 from packfinderz.kit.logging import setup_logging
-from packfinderz.kit.openapi import install_openapi
+from packfinderz.kit.openapi import install_docs, install_openapi
 from packfinderz.kit.redis import create_redis
 from packfinderz.kit.storage import create_storage, probe_storage
 from packfinderz.kit.transport import create_transport, probe_transport
@@ -97,14 +97,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="B2B wholesale marketplace for licensed cannabis businesses.",
         lifespan=lifespan,
-        docs_url="/docs" if docs else None,
-        redoc_url="/redoc" if docs else None,
+        docs_url=None,  # /docs and /redoc come from install_docs: assets served locally, no CDN
+        redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
     )
     app.state.settings = settings
     app.state.readiness = Readiness()
     install_error_handlers(app)
     install_openapi(app)
+    if docs:
+        install_docs(app)
     # Innermost: 405 with the path's every method, 415 for a JSON body sent as another type.
     app.add_middleware(MethodGuardMiddleware)
     # Then: settles idempotency claims with the final (post-commit) response (kit/idempotency.py).

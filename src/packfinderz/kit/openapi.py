@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from importlib.resources import files
 from typing import Any, Generic, TypeVar
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 T = TypeVar("T")
@@ -80,3 +84,40 @@ def install_openapi(app: FastAPI) -> None:
         return document
 
     app.openapi = schema  # type: ignore[method-assign]
+
+
+# Swagger UI and ReDoc builds shipped inside the fastapi-offline wheel (pinned in uv.lock): the docs pages
+# load nothing from a CDN, so they work air-gapped (issue #18). Only its files are used, not its app class.
+DOCS_ASSETS = "/docs/assets"
+_ASSET_DIR = str(files("fastapi_offline") / "static")
+
+
+def install_docs(app: FastAPI, openapi_url: str = "/openapi.json") -> None:
+    """Serve /docs (Swagger UI) and /redoc (ReDoc) with their scripts, styles and icon from the package."""
+    app.mount(DOCS_ASSETS, StaticFiles(directory=_ASSET_DIR), name="docs-assets")
+    title = app.title
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=openapi_url,
+            title=f"{title} - Swagger UI",
+            oauth2_redirect_url="/docs/oauth2-redirect",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+        )
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    async def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=openapi_url,
+            title=f"{title} - ReDoc",
+            redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+            with_google_fonts=False,
+        )
