@@ -24,7 +24,8 @@ from tests.fixtures.processes import ROOT
 
 SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
 MAX_EXAMPLES = os.environ.get("FUZZ_MAX_EXAMPLES", "5")
-SECONDS_PER_ROLE = os.environ.get("FUZZ_SECONDS_PER_ROLE", "25")
+SECONDS_PER_ROLE = os.environ.get("FUZZ_SECONDS_PER_ROLE", "20")
+CONFIG = Path(__file__).with_name("schemathesis.toml")
 # Ending the fuzzer's own session or changing its password would turn the rest of the run into 401s.
 # Address lookups need a maps provider; the test environment has none, where every lookup is a 503
 # DEPENDENCY_ERROR by design (tests/social/test_address.py covers them against a fake Places API).
@@ -37,6 +38,7 @@ def fuzz(api: LiveApi, role: str, reports: Path) -> dict[str, object]:
     token = api.tokens[role]
     command = [
         SCHEMATHESIS,
+        *(["--config-file", str(CONFIG)] if token else []),
         "run",
         f"{api.url}/openapi.json",
         "--checks",
@@ -58,9 +60,13 @@ def fuzz(api: LiveApi, role: str, reports: Path) -> dict[str, object]:
         "json",
         "--report-json-path",
         str(report),
-        *(["-H", f"Authorization: Bearer {token}"] if token else []),
     ]
-    env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.contract.hooks", "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "SCHEMATHESIS_HOOKS": "tests.contract.hooks",
+        "PYTHONPATH": str(ROOT),
+        "PF_FUZZ_TOKEN": token or "",
+    }
     result = subprocess.run(
         command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
     )
