@@ -68,7 +68,7 @@ def fuzz(api: LiveApi, role: str, reports: Path) -> dict[str, object]:
         "PF_FUZZ_TOKEN": token or "",
     }
     result = subprocess.run(
-        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
+        command, cwd=reports, env=env, capture_output=True, text=True, timeout=600, check=False
     )
     (reports / f"{role}.txt").write_text(result.stdout + result.stderr)
     assert report.exists(), result.stdout[-3000:] + result.stderr[-3000:]
