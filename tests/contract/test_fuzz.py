@@ -70,6 +70,7 @@ def fuzz(api: LiveApi, role: str, phases: str, seconds: int, reports: Path) -> d
         "PYTHONPATH": str(ROOT),
         "PF_FUZZ_TOKEN": token or "",
     }
+    # in the test's folder: schemathesis keeps its crash cache in the working directory
     result = subprocess.run(
         command, cwd=reports, env=env, capture_output=True, text=True, timeout=600, check=False
     )
