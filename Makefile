@@ -8,7 +8,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(PY) -m uv")
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: help install dev test lint fmt check build bench migrate-up migrate-down migrate-status \
+.PHONY: help install dev test fuzz lint fmt check build bench migrate-up migrate-down migrate-status \
         migrate-validate migrate-version migrate-create api worker console-assets
 
 help: ## list the targets
@@ -32,6 +32,9 @@ worker: install ## run the worker alone
 
 test: install ## run the test suite against real Postgres and Redis
 	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+fuzz: install ## the API contract alone: schemathesis fuzzer + generated-client test (also part of make test)
+	$(BIN)/pytest -n 0 -p no:randomly -s tests/contract $(PYTEST_ARGS)
 
 lint: install ## ruff format --check, ruff check, mypy --strict
 	$(BIN)/ruff format --check .

@@ -21,10 +21,10 @@ from packfinderz.kit.boot import apply_migration_policy, probe_postgres, probe_r
 from packfinderz.kit.db import create_database
 from packfinderz.kit.errors import install_error_handlers
 from packfinderz.kit.hardening import BodyLimitMiddleware, SecurityHeadersMiddleware
-from packfinderz.kit.http import RequestContextMiddleware
+from packfinderz.kit.http import MethodGuardMiddleware, RequestContextMiddleware
 from packfinderz.kit.idempotency import IdempotencyMiddleware
 from packfinderz.kit.logging import setup_logging
-from packfinderz.kit.openapi import install_openapi
+from packfinderz.kit.openapi import install_docs, install_openapi
 from packfinderz.kit.redis import create_redis
 from packfinderz.kit.storage import create_storage, probe_storage
 from packfinderz.kit.transport import create_transport, probe_transport
@@ -97,15 +97,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="B2B wholesale marketplace for licensed cannabis businesses.",
         lifespan=lifespan,
-        docs_url="/docs" if docs else None,
-        redoc_url="/redoc" if docs else None,
+        docs_url=None,  # /docs and /redoc come from install_docs: assets served locally, no CDN
+        redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
     )
     app.state.settings = settings
     app.state.readiness = Readiness()
     install_error_handlers(app)
     install_openapi(app)
-    # Innermost: settles idempotency claims with the final (post-commit) response (kit/idempotency.py).
+    if docs:
+        install_docs(app)
+    # Innermost: 405 with the path's every method, 415 for a JSON body sent as another type.
+    app.add_middleware(MethodGuardMiddleware)
+    # Then: settles idempotency claims with the final (post-commit) response (kit/idempotency.py).
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,

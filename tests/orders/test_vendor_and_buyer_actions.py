@@ -163,7 +163,11 @@ async def test_decision_errors(client: httpx.AsyncClient, db: Database) -> None:
     assert "decision" in bad.json()["error"]["details"]
     extra = await post(client, path, vendor_a.headers, {"decision": "accept", "why": "x"})
     assert extra.json()["error"]["details"] == {"why": "is not allowed"}
-    malformed = await client.post(path, content=b"{", headers={**vendor_a.headers, "Idempotency-Key": "k1"})
+    malformed = await client.post(
+        path,
+        content=b"{",
+        headers={**vendor_a.headers, "Idempotency-Key": "k1", "Content-Type": "application/json"},
+    )
     assert malformed.status_code == 400
     missing_key = await client.post(path, json={"decision": "accept"}, headers=vendor_a.headers)
     assert missing_key.status_code == 400

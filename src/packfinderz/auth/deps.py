@@ -28,7 +28,7 @@ from packfinderz.events.outbox import Actor
 from packfinderz.kit.db import DbSession
 from packfinderz.kit.errors import DependencyError, Forbidden, PasswordChangeRequired, Unauthorized
 from packfinderz.kit.http import client_ip
-from packfinderz.kit.ratelimit import PolicyName, policy
+from packfinderz.kit.ratelimit import PolicyName, policy, rate_limit_dependency
 from packfinderz.kit.security import AccessClaims, InvalidToken
 from packfinderz.models.identity import SYSTEM_ROLES, Store
 from packfinderz.stores import repository as stores
@@ -201,6 +201,7 @@ def _require_system_role(role: str) -> Any:
 
 
 def _rate_limited_ip(name: PolicyName) -> Any:
+    @rate_limit_dependency(name)
     async def limit(request: Request, rt: IdentityRuntime) -> str | None:
         ip = client_ip(request.scope, rt.settings.trusted_proxy_hops, rt.settings.proxy_networks)
         await rt.limiter.hit_ip(policy(rt.settings, name), ip)

@@ -58,6 +58,10 @@ class MethodNotAllowed(AppError):
     code, status, message = "METHOD_NOT_ALLOWED", 405, "method not allowed"
 
 
+class UnsupportedMediaType(AppError):
+    code, status, message = "UNSUPPORTED_MEDIA_TYPE", 415, "Content-Type must be application/json"
+
+
 class Conflict(AppError):
     code, status, message = "CONFLICT", 409, "conflict"
 

@@ -8,14 +8,24 @@ import time
 import uuid
 from collections.abc import Sequence
 from contextvars import ContextVar
+from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Any
 
 import structlog
+from fastapi.routing import iter_route_contexts
 from prometheus_client import Counter, Histogram
+from starlette._utils import get_route_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from packfinderz.kit.errors import DependencyError, dependency_of, error_body
+from packfinderz.kit.errors import (
+    DependencyError,
+    MethodNotAllowed,
+    UnsupportedMediaType,
+    dependency_of,
+    error_body,
+    render,
+)
 
 log = structlog.get_logger("http")
 
@@ -182,3 +192,93 @@ def _route_template(scope: Scope) -> str:
     route = scope.get("route")
     template = getattr(route, "path", None)
     return str(template) if template else "unknown"
+
+
+@dataclass(frozen=True)
+class _Operation:
+    """One route as the method guard sees it: its path pattern, methods and whether it reads JSON."""
+
+    pattern: re.Pattern[str]
+    params: int  # path parameters in the template: fewer = more specific
+    methods: frozenset[str]
+    json_body: bool
+
+
+def _operations(app: Any) -> list[_Operation]:
+    found: list[_Operation] = []
+    for context in iter_route_contexts(app.routes):
+        pattern = getattr(context, "path_regex", None)
+        if pattern is None:
+            continue
+        original = context.original_route
+        body = getattr(original, "body_field", None)
+        media_type = getattr(getattr(body, "field_info", None), "media_type", "")
+        found.append(
+            _Operation(
+                pattern=pattern,
+                params=len(getattr(context, "param_convertors", {}) or {}),
+                # a Mount (static files) answers every method itself: None = leave it alone
+                methods=frozenset(context.methods or ("*",)),
+                json_body=body is not None and str(media_type).endswith("json"),
+            )
+        )
+    return found
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", maxsplit=1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+class MethodGuardMiddleware:
+    """HTTP semantics the router does not give on its own (issue #18).
+
+    - 405 with `Allow` naming every method of the path, judged on the most specific template that
+      matches (fewest path parameters): `DELETE /stores/me/users/invite` is a 405 (the path is
+      POST-only), not a 400 from `DELETE /stores/me/users/{user_id}` parsing "invite" as an id.
+    - 415 UNSUPPORTED_MEDIA_TYPE for a body sent to a JSON-body route without `Content-Type:
+      application/json` (or `+json`): a missing or text/plain type names the expected type instead
+      of failing validation as "not a valid dictionary".
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._table: list[_Operation] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self._table is None:
+            self._table = _operations(scope["app"])
+        path = get_route_path(scope)
+        matches = [op for op in self._table if op.pattern.match(path)]
+        method: str = scope["method"]
+        if matches and not any("*" in op.methods for op in matches):
+            fewest = min(op.params for op in matches)
+            allowed = set().union(*(op.methods for op in matches if op.params == fewest))
+            if method not in allowed:
+                allow = ", ".join(sorted(allowed))
+                await render(MethodNotAllowed(headers={"Allow": allow}))(scope, receive, send)
+                return
+            serving = next(op for op in matches if method in op.methods)
+            if serving.json_body and _has_body(scope):
+                content_type = _header(scope, b"content-type")
+                if not _is_json(content_type):
+                    refusal = UnsupportedMediaType(
+                        details={"Content-Type": f"must be application/json (got {content_type or 'none'})"}
+                    )
+                    await render(refusal)(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    return next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == name), "")
+
+
+def _has_body(scope: Scope) -> bool:
+    if _header(scope, b"transfer-encoding"):
+        return True
+    length = _header(scope, b"content-length")
+    return length.strip() not in ("", "0")

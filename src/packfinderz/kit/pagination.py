@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
-from pydantic import BaseModel, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import ColumnElement, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -24,6 +25,15 @@ from packfinderz.kit.errors import ValidationFailed
 T = TypeVar("T")
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
+# Every cursor of the API is unpadded base64url (this module, catalog search, customers, billing): the
+# document states the alphabet and a bound; what is inside stays opaque (an altered cursor is a 400).
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
+CURSOR_MAX_LENGTH = 512
+CURSOR_DESCRIPTION = (
+    "Opaque cursor: the `next_cursor` of the previous page, passed back unchanged "
+    '(unpadded base64url; an altered or foreign cursor is a 400 `{cursor: "is invalid"}`).'
+)
+_CURSOR_RE = re.compile(CURSOR_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,8 @@ class Cursor:
     @classmethod
     def decode(cls, value: str) -> Cursor:
         """Parse a cursor; 400 `{cursor: "is invalid"}` when it is malformed."""
+        if len(value) > CURSOR_MAX_LENGTH or not _CURSOR_RE.match(value):
+            raise ValidationFailed(details={"cursor": "is invalid"})
         try:
             padded = value + "=" * (-len(value) % 4)
             micros, _, ident = base64.urlsafe_b64decode(padded.encode()).decode().partition("|")
@@ -59,7 +71,10 @@ class PageParams:
 
 async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size, 1..100.")] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query(description="Opaque cursor from the previous page.")] = None,
+    cursor: Annotated[
+        str | None,
+        Query(description=CURSOR_DESCRIPTION, pattern=CURSOR_PATTERN, max_length=CURSOR_MAX_LENGTH),
+    ] = None,
 ) -> PageParams:
     """FastAPI dependency parsing the pagination query."""
     return PageParams(limit=limit, cursor=Cursor.decode(cursor) if cursor else None)
@@ -87,19 +102,35 @@ def after_cursor_asc(
     return tuple_(sort_column, id_column) > tuple_(cursor.at, cursor.id)
 
 
+def _page_schema(schema: dict[str, Any]) -> None:
+    """`total` is absent or an integer (never null); `next_cursor` is an opaque cursor or null."""
+    properties = schema.get("properties", {})
+    properties["total"] = {
+        "type": "integer",
+        "minimum": 0,
+        "title": "Total",
+        "description": "Number of matching rows; present only on endpoints that count.",
+    }
+    properties["next_cursor"] = {
+        "anyOf": [
+            {"type": "string", "pattern": CURSOR_PATTERN, "maxLength": CURSOR_MAX_LENGTH},
+            {"type": "null"},
+        ],
+        "title": "Next Cursor",
+        "description": "Pass as `cursor` to get the next page; null on the last page.",
+    }
+
+
 class Page(BaseModel, Generic[T]):
     """`{"items": [...], "next_cursor": str|null, "total"?: int}`; `total` only where an endpoint counts."""
 
+    model_config = ConfigDict(json_schema_extra=_page_schema)
+
     items: list[T]
     next_cursor: str | None
-    total: int | None = None
-
-    @model_serializer(mode="wrap")
-    def _omit_absent_total(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        if data.get("total") is None:
-            data.pop("total", None)
-        return data
+    # omitted (not null) where the endpoint does not count; a field-level rule, so the schema stays the
+    # model's own (a model_serializer would render the Page as an untyped object)
+    total: int | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class PageEnvelope(BaseModel, Generic[T]):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 import structlog
 from prometheus_client import Counter
@@ -22,6 +23,20 @@ RATE_LIMIT_BLOCKS = Counter(
 )
 
 PolicyName = Literal["login", "register"]
+# Set on a FastAPI dependency that may answer 429: the OpenAPI post-processor (kit/openapi.py) declares
+# 429 with Retry-After on every route whose dependency tree holds one.
+RATE_LIMIT_MARK = "__packfinderz_rate_limit__"
+Dependency = TypeVar("Dependency", bound=Callable[..., Any])
+
+
+def rate_limit_dependency(name: PolicyName) -> Callable[[Dependency], Dependency]:
+    """Mark a dependency as enforcing the `name` rate limit (documented as 429 + Retry-After)."""
+
+    def mark(dependency: Dependency) -> Dependency:
+        setattr(dependency, RATE_LIMIT_MARK, name)
+        return dependency
+
+    return mark
 
 
 @dataclass(frozen=True)
