@@ -35,20 +35,17 @@ from packfinderz.kit.db import DbSession
 from packfinderz.kit.errors import Forbidden, Unauthorized, error_body
 from packfinderz.kit.idempotency import HEADER, idempotent
 from packfinderz.kit.openapi import DataResponse, error_responses
-from packfinderz.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageEnvelope, PageParams, page_params
+from packfinderz.kit.pagination import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    CursorQuery,
+    PageEnvelope,
+    PageParams,
+    page_params,
+)
 from packfinderz.models.billing import ChargeStatus, ChargeType, PlanStatus
 
 WRITER_ROLES = frozenset({"owner", "manager"})
-# Cursors are unpadded base64url (kit/pagination.py); anything else is refused by the schema.
-CURSOR_PATTERN = r"^[A-Za-z0-9_-]*$"
-CursorQuery = Annotated[
-    str | None,
-    Query(
-        max_length=512,
-        pattern=CURSOR_PATTERN,
-        description="Opaque cursor from the previous page of this listing (another listing's is a 400).",
-    ),
-]
 S422 = (
     "STATE_CONFLICT: `store is not linked to a billing customer`, a provider refusal "
     "(`details.provider_code`, e.g. a declined card), or the subscription's state; or IDEMPOTENCY_KEY_REUSED."

@@ -21,12 +21,12 @@ from packfinderz.catalog.schemas import (
     ProductSummary,
     ProductUpdate,
 )
-from packfinderz.catalog.search import CURSOR_MAX_LENGTH, CURSOR_PATTERN, Filters, ListRequest, Sort
+from packfinderz.catalog.search import Filters, ListRequest, Sort
 from packfinderz.kit.appstate import AppRedis
 from packfinderz.kit.db import DbSession
 from packfinderz.kit.idempotency import idempotent
 from packfinderz.kit.openapi import DataResponse, error_responses
-from packfinderz.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageEnvelope
+from packfinderz.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, CursorQuery, PageEnvelope
 from packfinderz.models.identity import Category
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
@@ -48,16 +48,6 @@ def _list_response(page: dict[str, Any]) -> Response:
 # Percentages travel as plain numbers (no `anyOf[number, string]`); the filter compares them as decimals.
 Percent = Annotated[float | None, Query(ge=0, le=100, allow_inf_nan=False, description="Percent, 0..100.")]
 PriceCents = Annotated[int | None, Query(ge=0, le=MAX_CENTS, description="Cents, 0..10^13.")]
-# The opaque cursor of a product list: base64url text, as the previous page's `next_cursor` returned it.
-# It only ever comes from `next_cursor` of the same sort; any other value (even well-formed) is a 400.
-CursorQuery = Annotated[
-    str | None,
-    Query(
-        pattern=CURSOR_PATTERN,
-        max_length=CURSOR_MAX_LENGTH,
-        description="Opaque `next_cursor` of the previous page with the same sort (anything else: 400).",
-    ),
-]
 
 
 def _decimal(value: float | None) -> Decimal | None:
@@ -207,14 +197,7 @@ async def inventory(
     ctx: VendorStore,
     session: DbSession,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size, 1..100.")] = DEFAULT_LIMIT,
-    cursor: Annotated[
-        str | None,
-        Query(
-            pattern=CURSOR_PATTERN,
-            max_length=CURSOR_MAX_LENGTH,
-            description="Opaque `next_cursor` of the previous page (anything else: 400).",
-        ),
-    ] = None,
+    cursor: CursorQuery = None,
 ) -> dict[str, Any]:
     """Any vendor member; `low_stock` when sellable stock is at or below the threshold."""
     items, next_cursor = await service.inventory_list(session, ctx, limit, cursor)

@@ -16,9 +16,6 @@ from packfinderz.kit.errors import ValidationFailed
 
 Sort = Literal["newest", "price_asc", "price_desc", "distance", "relevance"]
 MAX_TOKENS = 8
-# A cursor as the API hands it out: unpadded base64url (the sort tag, its key and an id fit well within).
-CURSOR_PATTERN = "^[A-Za-z0-9_-]+$"
-CURSOR_MAX_LENGTH = 200
 _TOKEN_RE = re.compile(r"[^\W_]+")  # runs of letters and digits
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)

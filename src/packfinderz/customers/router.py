@@ -13,7 +13,7 @@ from packfinderz.customers.schemas import CUSTOMER_EXAMPLE, CustomerDetail, Cust
 from packfinderz.kit.db import DbSession
 from packfinderz.kit.errors import Forbidden
 from packfinderz.kit.openapi import DataResponse, error_responses
-from packfinderz.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageEnvelope
+from packfinderz.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, CursorQuery, PageEnvelope
 
 router = APIRouter(prefix="/api/v1/vendor/customers", tags=["vendor: customers"])
 
@@ -55,15 +55,7 @@ async def list_customers(
         ),
     ] = "last_order",
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size, 1..100.")] = DEFAULT_LIMIT,
-    cursor: Annotated[
-        str | None,
-        Query(
-            max_length=512,
-            pattern=r"^[A-Za-z0-9_-]*$",
-            description="Opaque cursor (unpadded base64url) from the previous page of the same sort; a "
-            "malformed cursor or one of the other sort is a 400.",
-        ),
-    ] = None,
+    cursor: CursorQuery = None,
 ) -> dict[str, Any]:
     """Any member of a vendor store. Buyers hidden with DELETE are left out until they order again.
     `order_count` and the dates cover every order; `total_spent_cents` leaves canceled, rejected and

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from importlib.resources import files
 from typing import Any, Generic, TypeVar
 
@@ -125,6 +126,14 @@ def _header(name: str, **overrides: Any) -> dict[str, Any]:
     return {**_HEADERS[name], **overrides}
 
 
+def openapi_path(path: str) -> str:
+    """A route path as the document writes it: `/upload/{key:path}` -> `/upload/{key}`."""
+    return _CONVERTER.sub(r"{\1}", path)
+
+
+_CONVERTER = re.compile(r"\{(\w+):\w+\}")
+
+
 def _route_marks(app: FastAPI) -> dict[tuple[str, str], set[str]]:
     """(path, method) -> marks found in the route's dependency tree (today: rate limits)."""
     marks: dict[tuple[str, str], set[str]] = {}
@@ -140,7 +149,7 @@ def _route_marks(app: FastAPI) -> dict[tuple[str, str], set[str]]:
                 found.add("rate_limit")
             pending.extend(dependant.dependencies)
         for method in context.methods or ():
-            marks[(context.path, method.lower())] = found
+            marks[(openapi_path(context.path), method.lower())] = found
     return marks
 
 

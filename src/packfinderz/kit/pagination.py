@@ -69,12 +69,16 @@ class PageParams:
     cursor: Cursor | None = None
 
 
+# The `cursor` query parameter of every list (those that decode their own cursors use it too).
+CursorQuery = Annotated[
+    str | None,
+    Query(description=CURSOR_DESCRIPTION, pattern=CURSOR_PATTERN, max_length=CURSOR_MAX_LENGTH),
+]
+
+
 async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size, 1..100.")] = DEFAULT_LIMIT,
-    cursor: Annotated[
-        str | None,
-        Query(description=CURSOR_DESCRIPTION, pattern=CURSOR_PATTERN, max_length=CURSOR_MAX_LENGTH),
-    ] = None,
+    cursor: CursorQuery = None,
 ) -> PageParams:
     """FastAPI dependency parsing the pagination query."""
     return PageParams(limit=limit, cursor=Cursor.decode(cursor) if cursor else None)
