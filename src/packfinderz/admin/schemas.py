@@ -63,5 +63,7 @@ class AdminStorePatch(Input):
     subscription_active: Annotated[bool, Strict()] | None = None
     badge: Literal["top_brand", "quality_verified"] | None = None
     reason: Annotated[
-        str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=r"\S")
+        str,
+        Strict(),
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=r"\S"),
     ]

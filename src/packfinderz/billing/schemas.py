@@ -101,8 +101,12 @@ PlanId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+$", min_length=1,
 
 # Request integers and booleans are strict: `"9900"` and `0`/`1` for a boolean are refused as the schema says.
 WholeInt = Annotated[int, AsInteger]
-Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Feature = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text200 = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"\S", max_length=200)
+]
+Feature = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"\S", max_length=200)
+]
 
 
 class PlanUI(BaseModel):
@@ -260,9 +264,12 @@ class CardIn(BaseModel):
         },
     )
 
-    source_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512)]
+    source_id: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"\S", max_length=512)
+    ]
     cardholder_name: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"\S", max_length=200)]
+        | None
     ) = None
     verification_token: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = None
     is_default: StrictBool = False

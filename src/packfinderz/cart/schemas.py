@@ -16,7 +16,9 @@ _ITEM = CART["items"][0]
 MAX_QUANTITY = 100_000
 
 Quantity = Annotated[int, Field(gt=0, le=MAX_QUANTITY), AsInteger]
-PromoCode = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+PromoCode = Annotated[
+    str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, pattern=r"\S", max_length=64)
+]
 RawAdToken = Annotated[str, Strict(), StringConstraints(max_length=4096)]
 
 

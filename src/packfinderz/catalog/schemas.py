@@ -87,8 +87,12 @@ def _sanitize_html(value: str | None) -> str | None:
     return cleaned or None
 
 
-Sku = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-Title = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Sku = Annotated[
+    str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, pattern=r"\S", max_length=64)
+]
+Title = Annotated[
+    str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, pattern=r"\S", max_length=200)
+]
 # Optional text: blank means null (commerce.md §2).
 OptText = Annotated[
     Annotated[str, Strict(), StringConstraints(strip_whitespace=True, max_length=200)] | None,

@@ -55,7 +55,8 @@ CheckoutBuyer = Annotated[StoreCtx, require_store("buyer", *CHECKOUT_ROLES, veri
 @idempotent("critical")
 async def checkout(body: CheckoutIn, ctx: CheckoutBuyer, session: DbSession, settings: AppSettings) -> Any:
     """One transaction: stock reserved line by line; vendors or lines that cannot proceed are rejected
-    without affecting the others. A converted cart answers 200 with its original result."""
+    without affecting the others. A converted cart answers 200 with its original result.
+    `payment_method: ach` is a 400 unless ACH is enabled (`PACKFINDERZ_FEATURE_ALLOW_ACH`)."""
     status, result = await service.checkout(session, ctx, body, settings)
     if status == 201:
         return {"data": result}

@@ -14,7 +14,9 @@ from packfinderz.models.orders import FulfillmentStatus, OrderStatus, ShippingSt
 from packfinderz.orders.schemas import PaymentIntentDTO, PaymentStatus
 
 Cents = Annotated[int, Field(ge=0, le=10**9), AsInteger]
-ShortText = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ShortText = Annotated[
+    str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, pattern=r"\S", max_length=200)
+]
 
 
 class ShippingLineIn(Input):
@@ -24,7 +26,9 @@ class ShippingLineIn(Input):
         json_schema_extra={"examples": [{"code": "standard", "title": "Standard delivery", "price_cents": 0}]}
     )
 
-    code: Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    code: Annotated[
+        str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, pattern=r"\S", max_length=64)
+    ]
     title: ShortText
     price_cents: Cents
 

@@ -19,9 +19,15 @@ from pydantic import (
     WithJsonSchema,
 )
 
-Name = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-ShortText = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Phone = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+Name = Annotated[
+    str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, pattern=r"\S", max_length=100)
+]
+ShortText = Annotated[
+    str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, pattern=r"\S", max_length=200)
+]
+Phone = Annotated[
+    str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, pattern=r"\S", max_length=32)
+]
 Email = Annotated[EmailStr, StringConstraints(max_length=254)]
 
 
@@ -80,7 +86,9 @@ Longitude = Annotated[float, Strict(), Field(ge=-180, le=180)]
 # A US state or ISO 3166-1 country code: exactly two uppercase ASCII letters (`CO`, `US`), as the schema
 # says (issue #18); lowercase or padded codes are refused, not normalized.
 CountryOrStateCode = Annotated[str, Strict(), StringConstraints(pattern=r"^[A-Z]{2}$")]
-Url = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Url = Annotated[
+    str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, pattern=r"\S", max_length=500)
+]
 
 
 class Input(BaseModel):
@@ -117,7 +125,7 @@ class AddressIn(Input):
     city: ShortText
     state: CountryOrStateCode
     postal_code: Annotated[
-        str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=20)
+        str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, pattern=r"\S", max_length=20)
     ]
     country: CountryOrStateCode = "US"
     lat: Latitude

@@ -76,7 +76,9 @@ ADMIN_LICENSE_EXAMPLE: dict[str, Any] = {
 
 # `pattern` (not blank) is what strip + min_length enforce, stated for the document.
 Reason = Annotated[
-    str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=r"\S")
+    str,
+    Strict(),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=r"\S"),
 ]
 
 

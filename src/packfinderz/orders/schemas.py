@@ -17,7 +17,9 @@ def _lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
-Note = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Note = Annotated[
+    str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, pattern=r"\S", max_length=500)
+]
 PaymentStatus = Literal["unpaid", "pending", "settled", "paid", "failed", "rejected"]
 PaymentMethod = Literal["cash", "ach"]
 LineStatus = Literal["pending", "fulfilled", "rejected"]

@@ -1,0 +1,61 @@
+"""Rules the server enforces that JSON Schema cannot state (issue #18 point 1): each is written in the
+operation's description and keeps its 400/422. The fuzzer accepts a schema-valid request refused by one
+of these rules, and only by these: the error must carry the listed field (or message) and words.
+
+(status, field of `details` or "message", words of the refusal, a word the description uses for the rule),
+by operation label.
+"""
+
+from __future__ import annotations
+
+Rule = tuple[int, str, str, str]
+
+PASSWORD = (400, "password", "too easy to guess", "zxcvbn")
+NOT_A_VENDOR = (400, "store_id", "is not a vendor", "vendor")
+AD_TOKEN = (400, "message", "invalid ad token", "token")
+RANGE = (400, "message", "give either preset or from and to", "preset")
+
+DOCUMENTED_REFUSALS: dict[str, tuple[Rule, ...]] = {
+    # account data: password strength (zxcvbn) is a judgement, not a pattern
+    "POST /api/v1/auth/register": (PASSWORD,),
+    "POST /api/admin/v1/auth/register": (PASSWORD,),
+    # which user is an active agent, which store is a vendor: facts in the database
+    "POST /api/admin/v1/orders/{order_id}/assign-agent": (
+        (400, "agent_user_id", "must be an active agent", "agent"),
+    ),
+    "GET /api/v1/stores/{store_id}/orders": (NOT_A_VENDOR,),
+    "GET /api/v1/stores/{store_id}/orders/totals": (NOT_A_VENDOR,),
+    "GET /api/v1/stores/{store_id}/products": (NOT_A_VENDOR,),
+    # rules that depend on the caller's store type or state
+    "GET /api/v1/orders": ((400, "actionable_statuses", "is for vendor stores only", "actionable_statuses"),),
+    "PATCH /api/v1/stores/me": (
+        (400, "delivery_radius_meters", "only vendor stores", "delivery_radius_meters"),
+    ),
+    "GET /api/v1/products": ((422, "message", "requested state does not match", "state"),),
+    # pairs of fields: one or the other, or both together
+    "POST /api/v1/agent/heartbeat": (
+        (400, "lng", "sent together", "together"),
+        (400, "lat", "sent together", "together"),
+    ),
+    "GET /api/v1/analytics/marketplace": (RANGE,),
+    "GET /api/v1/vendor/analytics": (RANGE,),
+    "GET /api/v1/vendor/ads/{ad_id}": (RANGE,),
+    # signed values only the server issues
+    "GET /api/v1/ads/click": (AD_TOKEN,),
+    "POST /api/v1/ads/impression": (AD_TOKEN,),
+    # configuration: ACH is off unless enabled
+    "POST /api/v1/checkout": ((400, "payment_method", "is not enabled", "ach"),),
+}
+
+
+def documented(label: str, status: int, body: object) -> bool:
+    """Whether this refusal of a schema-valid request is one of the operation's documented rules."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return False
+    details = error.get("details") if isinstance(error.get("details"), dict) else {}
+    for rule_status, field, words, _ in DOCUMENTED_REFUSALS.get(label, ()):
+        said = error.get("message") if field == "message" else details.get(field)
+        if status == rule_status and isinstance(said, str) and words in said:
+            return True
+    return False
