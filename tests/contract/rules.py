@@ -53,7 +53,9 @@ def documented(label: str, status: int, body: object) -> bool:
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
         return False
-    details = error.get("details") if isinstance(error.get("details"), dict) else {}
+    details = error.get("details")
+    if not isinstance(details, dict):
+        details = {}
     for rule_status, field, words, _ in DOCUMENTED_REFUSALS.get(label, ()):
         said = error.get("message") if field == "message" else details.get(field)
         if status == rule_status and isinstance(said, str) and words in said:
