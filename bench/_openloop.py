@@ -291,9 +291,17 @@ def capacity(runs: list[Run]) -> int:
 
 
 async def sweep(
-    apis: list[Api], send: Send, classify: Classify, *, pg_pid: int, seed: int
+    apis: list[Api],
+    send: Send,
+    classify: Classify,
+    *,
+    pg_pid: int,
+    seed: int,
+    before_run: Callable[[], Awaitable[None]] | None = None,
 ) -> dict[str, list[Run]]:
-    """Every rate, each api in turn (order alternating per rate, so drift weighs on both alike)."""
+    """Every rate, each api in turn (order alternating per rate, so drift weighs on both alike).
+
+    `before_run` runs before each side's run (e.g. to restock a flash sale so both sides sell the same)."""
     runs: dict[str, list[Run]] = {api.name: [] for api in apis}
     for step, rate in enumerate(RATES):
         order = apis if step % 2 == 0 else list(reversed(apis))
@@ -303,6 +311,8 @@ async def sweep(
                 runs[api.name].append(Run(rate, skipped=True))
                 continue
             await asyncio.sleep(1)  # let the previous side's stragglers settle
+            if before_run is not None:
+                await before_run()
             run = await offered_load(
                 api.port,
                 rate,

@@ -68,7 +68,9 @@ QUERIES = 4000
 ZIPF_S = 1.0
 SEED = search_bench.SEED
 CHECKOUT_BUYERS = 64
-HOT_STOCK = int(os.environ.get("BENCH_HOT_STOCK", str(checkout_bench.STOCK)))
+DEFAULT_STOCK = checkout_bench.STOCK
+# BENCH_HOT_STOCK=40: a flash sale (each run restocks to 40 units per SKU; most buyers lose, with a 409).
+HOT_STOCK = int(os.environ.get("BENCH_HOT_STOCK", str(DEFAULT_STOCK)))
 
 
 # --- setup ------------------------------------------------------------------------------------------
@@ -291,8 +293,21 @@ async def checkout_scenario(pg: embedded.EmbeddedPostgres, redis_url: str, basel
             await offered_load(
                 api.port, 10, 2, send, classify, api_pid=api.process.pid, pg_pid=pg_pid, seed=1
             )
-        runs = await sweep(apis, send, classify, pg_pid=pg_pid, seed=SEED)
-        oversold = await checkout_bench.oversold_units(conn)
+        oversold = 0
+
+        async def restock() -> None:
+            """A flash sale (BENCH_HOT_STOCK below the default): each run starts with the same stock.
+            The run that just ended is checked first; its pending lines are closed (bench data only)."""
+            nonlocal oversold
+            oversold += await checkout_bench.oversold_units(conn)
+            await conn.execute("UPDATE order_line_items SET status = 'rejected' WHERE status = 'pending'")
+            await conn.execute("UPDATE inventory_items SET available_qty = $1, reserved_qty = 0", HOT_STOCK)
+
+        flash_sale = HOT_STOCK < DEFAULT_STOCK
+        runs = await sweep(
+            apis, send, classify, pg_pid=pg_pid, seed=SEED, before_run=restock if flash_sale else None
+        )
+        oversold += await checkout_bench.oversold_units(conn)
     finally:
         await conn.close()
         for api in apis:
