@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, StringConstraints, field_validator
 
-from packfinderz.kit.schemas import AddressIn, Email, Input, Name, Phone, ShortText
+from packfinderz.kit.schemas import ADDRESS_EXAMPLE, AddressIn, Email, Input, Name, Phone, ShortText
 from packfinderz.kit.security import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, password_problem
 from packfinderz.models.identity import User
 from packfinderz.stores.schemas import (
@@ -125,16 +125,7 @@ class RegisterIn(Input):
                     "company_name": "Mile High Growers",
                     "dba_name": None,
                     "store_type": "vendor",
-                    "address": {
-                        "line1": "1 Main St",
-                        "line2": None,
-                        "city": "Denver",
-                        "state": "CO",
-                        "postal_code": "80202",
-                        "country": "US",
-                        "lat": 39.7392,
-                        "lng": -104.9903,
-                    },
+                    "address": ADDRESS_EXAMPLE,
                     "accept_tos": True,
                 }
             ]

@@ -5,21 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from packfinderz.kit.schemas import ADDRESS_EXAMPLE
+
 CART: dict[str, Any] = {
     "id": "cd0195a8-828a-4699-ad37-18149e89ea20",
     "buyer_store_id": "083e64d4-b4b1-4170-b03a-178b6e36ed3e",
     "status": "active",
     "checkout_group_id": None,
-    "shipping_address": {
-        "line1": "1 Main St",
-        "line2": None,
-        "city": "Denver",
-        "state": "CO",
-        "postal_code": "80202",
-        "country": "US",
-        "lat": 39.7508,
-        "lng": -104.9966,
-    },
+    "shipping_address": ADDRESS_EXAMPLE,
     "billing_address": None,
     "payment_method": None,
     "shipping_line": None,
@@ -74,60 +67,41 @@ CART: dict[str, Any] = {
         }
     ],
 }
+_VENDOR_ORDER: dict[str, Any] = {
+    "order_id": "773f4cc0-cb61-4e2c-b5dc-1740c1283ab7",
+    "order_number": 1,
+    "vendor_store_id": "2861e0f5-1d90-46b2-b22d-e841c6de396a",
+    "status": "created_pending",
+    "subtotal_cents": 7500,
+    "discounts_cents": 0,
+    "tax_cents": 0,
+    "transport_fee_cents": 0,
+    "total_cents": 7500,
+    "balance_due_cents": 7500,
+    "items": [
+        {
+            "line_item_id": "7f760fc0-1ac8-47bc-a229-e47aea42acc4",
+            "product_id": "0db0e63d-7ff7-4437-99d3-e1d1bc840f4e",
+            "product_name": "MAC Flower 3.5g",
+            "thumbnail": None,
+            "qty": 2,
+            "unit": "eighth",
+            "unit_price_cents": 3750,
+            "discount_cents": 0,
+            "total_cents": 7500,
+            "status": "pending",
+            "notes": None,
+        }
+    ],
+}
 CHECKOUT_RESULT: dict[str, Any] = {
     "checkout_group_id": "3b8114f2-a503-4db4-b6f4-661d095f343c",
-    "shipping_address": {
-        "line1": "1 Main St",
-        "line2": None,
-        "city": "Denver",
-        "state": "CO",
-        "postal_code": "80202",
-        "country": "US",
-        "lat": 39.7508,
-        "lng": -104.9966,
-    },
-    "billing_address": {
-        "line1": "1 Main St",
-        "line2": None,
-        "city": "Denver",
-        "state": "CO",
-        "postal_code": "80202",
-        "country": "US",
-        "lat": 39.7508,
-        "lng": -104.9966,
-    },
+    "shipping_address": ADDRESS_EXAMPLE,
+    "billing_address": ADDRESS_EXAMPLE,
     "payment_method": "cash",
     "shipping_line": None,
     "tip_cents": 0,
-    "vendor_orders": [
-        {
-            "order_id": "773f4cc0-cb61-4e2c-b5dc-1740c1283ab7",
-            "order_number": 1,
-            "vendor_store_id": "2861e0f5-1d90-46b2-b22d-e841c6de396a",
-            "status": "created_pending",
-            "subtotal_cents": 7500,
-            "discounts_cents": 0,
-            "tax_cents": 0,
-            "transport_fee_cents": 0,
-            "total_cents": 7500,
-            "balance_due_cents": 7500,
-            "items": [
-                {
-                    "line_item_id": "7f760fc0-1ac8-47bc-a229-e47aea42acc4",
-                    "product_id": "0db0e63d-7ff7-4437-99d3-e1d1bc840f4e",
-                    "product_name": "MAC Flower 3.5g",
-                    "thumbnail": None,
-                    "qty": 2,
-                    "unit": "eighth",
-                    "unit_price_cents": 3750,
-                    "discount_cents": 0,
-                    "total_cents": 7500,
-                    "status": "pending",
-                    "notes": None,
-                }
-            ],
-        }
-    ],
+    "vendor_orders": [_VENDOR_ORDER],
     "rejected_vendors": [],
 }
 CONFIRMATION: dict[str, Any] = {
@@ -135,29 +109,10 @@ CONFIRMATION: dict[str, Any] = {
     "cart_id": "cd0195a8-828a-4699-ad37-18149e89ea20",
     "vendor_orders": [
         {
-            "order_id": "773f4cc0-cb61-4e2c-b5dc-1740c1283ab7",
-            "order_number": 1,
-            "vendor_store_id": "2861e0f5-1d90-46b2-b22d-e841c6de396a",
-            "status": "created_pending",
-            "subtotal_cents": 7500,
-            "discounts_cents": 0,
-            "tax_cents": 0,
-            "transport_fee_cents": 0,
-            "total_cents": 7500,
-            "balance_due_cents": 7500,
+            **_VENDOR_ORDER,
             "items": [
                 {
-                    "line_item_id": "7f760fc0-1ac8-47bc-a229-e47aea42acc4",
-                    "product_id": "0db0e63d-7ff7-4437-99d3-e1d1bc840f4e",
-                    "product_name": "MAC Flower 3.5g",
-                    "thumbnail": None,
-                    "qty": 2,
-                    "unit": "eighth",
-                    "unit_price_cents": 3750,
-                    "discount_cents": 0,
-                    "total_cents": 7500,
-                    "status": "pending",
-                    "notes": None,
+                    **_VENDOR_ORDER["items"][0],
                     "category": "flower",
                     "strain": "MAC",
                     "classification": "hybrid",

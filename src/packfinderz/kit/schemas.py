@@ -144,23 +144,21 @@ class AddressIn(Input):
         }
 
 
+# The demo marketplace's Denver address (`packfinderz seed --demo`): the example of every address field.
+ADDRESS_EXAMPLE: dict[str, Any] = {
+    "line1": "1 Main St",
+    "line2": None,
+    "city": "Denver",
+    "state": "CO",
+    "postal_code": "80202",
+    "country": "US",
+    "lat": 39.7392,
+    "lng": -104.9903,
+}
+
+
 class Address(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "line1": "1550 Wewatta St",
-                    "line2": None,
-                    "city": "Denver",
-                    "state": "CO",
-                    "postal_code": "80202",
-                    "country": "US",
-                    "lat": 39.7508,
-                    "lng": -104.9966,
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [ADDRESS_EXAMPLE]})
 
     line1: str
     line2: str | None

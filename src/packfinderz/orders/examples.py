@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from packfinderz.kit.schemas import ADDRESS_EXAMPLE
+
 ORDER_DETAIL: dict[str, Any] = {
     "order": {
         "id": "773f4cc0-cb61-4e2c-b5dc-1740c1283ab7",
@@ -93,16 +95,7 @@ ORDER_DETAIL: dict[str, Any] = {
         "company_name": "Denver Green Dispensary",
         "dba_name": None,
         "logo_url": None,
-        "address": {
-            "line1": "1 Main St",
-            "line2": None,
-            "city": "Denver",
-            "state": "CO",
-            "postal_code": "80202",
-            "country": "US",
-            "lat": 39.7508,
-            "lng": -104.9966,
-        },
+        "address": ADDRESS_EXAMPLE,
         "phone": None,
     },
     "vendor_store": {

@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from packfinderz.kit.schemas import (
+    ADDRESS_EXAMPLE,
     Address,
     AsInteger,
     Email,
@@ -48,16 +49,6 @@ LicenseTypeName = Literal["producer", "grower", "dispensary", "merchant"]
 # Examples (OpenAPI) from the demo marketplace (`packfinderz seed --demo`).
 STORE_ID_EXAMPLE = "4f65fc91-bc1b-44be-8798-55ff85b0d1b5"
 OWNER_ID_EXAMPLE = "c48e5aae-413c-4f34-9dc5-6ebd4d07f144"
-_ADDRESS_EXAMPLE: dict[str, Any] = {
-    "line1": "1 Main St",
-    "line2": None,
-    "city": "Denver",
-    "state": "CO",
-    "postal_code": "80202",
-    "country": "US",
-    "lat": 39.7392,
-    "lng": -104.9903,
-}
 _PUBLIC_EXAMPLE: dict[str, Any] = {
     "id": STORE_ID_EXAMPLE,
     "type": "vendor",
@@ -67,7 +58,7 @@ _PUBLIC_EXAMPLE: dict[str, Any] = {
     "phone": "+13035550142",
     "email": "orders@milehighgrowers.example.com",
     "kyc_status": "verified",
-    "address": _ADDRESS_EXAMPLE,
+    "address": ADDRESS_EXAMPLE,
     "delivery_radius_meters": 80000,
     "social": {"website": "https://milehighgrowers.example.com"},
     "logo_url": None,
