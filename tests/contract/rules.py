@@ -19,6 +19,8 @@ DOCUMENTED_REFUSALS: dict[str, tuple[Rule, ...]] = {
     # account data: password strength (zxcvbn) is a judgement, not a pattern
     "POST /api/v1/auth/register": (PASSWORD,),
     "POST /api/admin/v1/auth/register": (PASSWORD,),
+    # time: a license that has already expired
+    "POST /api/v1/licenses": ((400, "expiration_date", "must be in the future", "future"),),
     # which user is an active agent, which store is a vendor: facts in the database
     "POST /api/admin/v1/orders/{order_id}/assign-agent": (
         (400, "agent_user_id", "must be an active agent", "agent"),

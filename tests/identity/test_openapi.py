@@ -11,6 +11,7 @@ from packfinderz.audit.router import router as audit_router
 from packfinderz.auth.deps import bearer_scheme
 from packfinderz.auth.router import admin_auth_router, admin_users_router, dev_admin_router
 from packfinderz.auth.router import router as auth_router
+from packfinderz.kit.schemas import RFC3339_PATTERN
 from packfinderz.kit.storage.router import router as storage_router
 from packfinderz.licenses.router import admin_router as licenses_admin_router
 from packfinderz.licenses.router import router as licenses_router
@@ -110,9 +111,9 @@ async def test_the_document_states_the_rules_of_identity_and_platform_routes(
 
     # audit: date-time filters (a plain number is a 400), and the action pattern
     for name in ("from", "to"):
-        assert {"type": "string", "format": "date-time"} in param("/api/admin/v1/audit", name)["schema"][
-            "anyOf"
-        ]
+        assert {"type": "string", "format": "date-time", "pattern": RFC3339_PATTERN} in param(
+            "/api/admin/v1/audit", name
+        )["schema"]["anyOf"]
     assert param("/api/admin/v1/audit", "action")["schema"]["pattern"].startswith("^[a-z_]+")
     # media: closed sets as enums, the kind ↔ MIME rule and the size bounds
     presign = schemas["PresignIn"]
