@@ -50,6 +50,28 @@ DOCUMENTED_REFUSALS: dict[str, tuple[Rule, ...]] = {
 }
 
 
+# Rules about stored data the fuzzer cannot know (its ids are random or picked from earlier answers by
+# the stateful phase): wherever they apply, the operation's description states them.
+DATA_RULES: tuple[Rule, ...] = (
+    (400, "expiration_date", "must be after issue_date", "issue_date"),
+    (400, "media_id", "must be a license_doc media", "license_doc"),
+    (400, "media_id", "must be a PDF or an image", "image"),
+    (400, "logo_media_id", "must be media of kind store", "media"),
+    (400, "banner_media_id", "must be media of kind store", "media"),
+    (400, "vendor_store_id", "cannot review the active store", "review"),
+    (400, "store_id", "must be a vendor store", "vendor"),
+    (400, "is_default", "only an active plan can be the default", "default"),
+    (400, "payment_method_id", "no payment method", "payment"),
+    (400, "plan_id", "must be an active plan", "plan"),
+    (400, "plan_id", "no plan: none given and no default plan", "plan"),
+    (400, "target_id", "must be your own store", "target"),
+    (400, "target_id", "must be an active product of your store", "target"),
+    (400, "ends_at", "must not be before starts_at", "ends_at"),
+    (400, "max_qty", "must be 0 (no cap) or at least moq", "max_qty"),
+    (400, "reason", "is required to reject", "reason"),
+)
+
+
 def documented(label: str, status: int, body: object) -> bool:
     """Whether this refusal of a schema-valid request is one of the operation's documented rules."""
     error = body.get("error") if isinstance(body, dict) else None
@@ -58,7 +80,7 @@ def documented(label: str, status: int, body: object) -> bool:
     details = error.get("details")
     if not isinstance(details, dict):
         details = {}
-    for rule_status, field, words, _ in DOCUMENTED_REFUSALS.get(label, ()):
+    for rule_status, field, words, _ in (*DOCUMENTED_REFUSALS.get(label, ()), *DATA_RULES):
         said = error.get("message") if field == "message" else details.get(field)
         if status == rule_status and isinstance(said, str) and words in said:
             return True
