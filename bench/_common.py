@@ -69,6 +69,24 @@ def fake_square_url() -> str:
     return _FAKE_SQUARE_URL[0]
 
 
+# The address every bench store signs up with, and the settings that make seeding sign-ups cheap: the
+# benches register many buyers from one address (no register limit) and hash passwords fast.
+ADDRESS = {
+    "line1": "100 N Broadway Ave",
+    "city": "Oklahoma City",
+    "state": "OK",
+    "postal_code": "73102",
+    "country": "US",
+    "lat": 35.4676,
+    "lng": -97.5164,
+}
+FAST_SIGNUPS = {
+    "PACKFINDERZ_AUTH_RATE_LIMIT_REGISTER_WINDOW": "0",
+    "PACKFINDERZ_ARGON_MEMORY_KB": "8192",
+    "PACKFINDERZ_ARGON_TIME": "1",
+}
+
+
 def prod_api_environment(
     db_url: str,
     redis_url: str,

@@ -39,7 +39,16 @@ from redis.asyncio import Redis
 if __package__ in (None, ""):  # run as a file (`make bench`): make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import Http, free_port, percentile, prod_api_environment, report, wait_ready
+from bench._common import (
+    ADDRESS,
+    FAST_SIGNUPS,
+    Http,
+    free_port,
+    percentile,
+    prod_api_environment,
+    report,
+    wait_ready,
+)
 from packfinderz.kit import embedded
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,15 +59,6 @@ WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 VENDORS = 200
 ADS_PER_VENDOR = 5
 PLACEMENTS = ("hero", "store")
-ADDRESS = {
-    "line1": "100 N Broadway Ave",
-    "city": "Oklahoma City",
-    "state": "OK",
-    "postal_code": "73102",
-    "country": "US",
-    "lat": 35.4676,
-    "lng": -97.5164,
-}
 
 
 def api_environment(db_url: str, redis_url: str, port: int) -> dict[str, str]:
@@ -70,11 +70,7 @@ def api_environment(db_url: str, redis_url: str, port: int) -> dict[str, str]:
         workers=WORKERS,
         data=DATA,
         pool_size=BUYERS // WORKERS + 2,
-        extra={
-            "PACKFINDERZ_AUTH_RATE_LIMIT_REGISTER_WINDOW": "0",
-            "PACKFINDERZ_ARGON_MEMORY_KB": "8192",
-            "PACKFINDERZ_ARGON_TIME": "1",
-        },
+        extra=FAST_SIGNUPS,
     )
 
 

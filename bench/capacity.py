@@ -41,7 +41,16 @@ if __package__ in (None, ""):  # run as a file (`make bench`): make `bench` impo
 
 from bench import checkout as checkout_bench
 from bench import search as search_bench
-from bench._common import BENCH_DATA, ROOT, Http, free_port, prod_api_environment, report
+from bench._common import (
+    ADDRESS,
+    BENCH_DATA,
+    FAST_SIGNUPS,
+    ROOT,
+    Http,
+    free_port,
+    prod_api_environment,
+    report,
+)
 from bench._openloop import (
     BASELINE_REF,
     RATES,
@@ -232,11 +241,7 @@ async def checkout_scenario(pg: embedded.EmbeddedPostgres, redis_url: str, basel
     env = shared_environment(
         db_url,
         redis_url,
-        {
-            "PACKFINDERZ_AUTH_RATE_LIMIT_REGISTER_WINDOW": "0",
-            "PACKFINDERZ_ARGON_MEMORY_KB": "8192",
-            "PACKFINDERZ_ARGON_TIME": "1",
-        },
+        FAST_SIGNUPS,
     )
     packfinderz = str(Path(sys.executable).parent / "packfinderz")
     migrate = subprocess.run(  # noqa: ASYNC221 - once, before anything runs
@@ -277,7 +282,7 @@ async def checkout_scenario(pg: embedded.EmbeddedPostgres, redis_url: str, basel
                 return status
             body = {
                 "cart_id": quoted["data"]["id"],
-                "shipping_address": checkout_bench.ADDRESS,
+                "shipping_address": ADDRESS,
                 "payment_method": "cash",
             }
             status, _ = await checkout_bench.call(http, "POST", "/api/v1/checkout", body, buyer["token"])

@@ -50,7 +50,17 @@ if __package__ in (None, ""):  # run as a file (`make bench`): make `bench` impo
 
 from sqlalchemy import event, text
 
-from bench._common import BENCH_DATA, Http, free_port, percentile, prod_api_environment, report, wait_ready
+from bench._common import (
+    ADDRESS,
+    BENCH_DATA,
+    FAST_SIGNUPS,
+    Http,
+    free_port,
+    percentile,
+    prod_api_environment,
+    report,
+    wait_ready,
+)
 from packfinderz.auth.deps import AuthContext, StoreCtx
 from packfinderz.cart import service as cart_service
 from packfinderz.cart.schemas import CartQuoteIn
@@ -70,15 +80,6 @@ WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 VENDORS = 4
 SKUS_PER_VENDOR = int(os.environ.get("BENCH_SKUS_PER_VENDOR", "2"))
 STOCK = 1_000_000_000
-ADDRESS = {
-    "line1": "100 N Broadway Ave",
-    "city": "Oklahoma City",
-    "state": "OK",
-    "postal_code": "73102",
-    "country": "US",
-    "lat": 35.4676,
-    "lng": -97.5164,
-}
 
 
 def api_environment(db_url: str, redis_url: str, port: int) -> dict[str, str]:
@@ -90,11 +91,7 @@ def api_environment(db_url: str, redis_url: str, port: int) -> dict[str, str]:
         workers=WORKERS,
         data=DATA,
         pool_size=BUYERS // WORKERS + 2,
-        extra={
-            "PACKFINDERZ_AUTH_RATE_LIMIT_REGISTER_WINDOW": "0",
-            "PACKFINDERZ_ARGON_MEMORY_KB": "8192",
-            "PACKFINDERZ_ARGON_TIME": "1",
-        },
+        extra=FAST_SIGNUPS,
     )
 
 

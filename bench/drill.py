@@ -51,7 +51,7 @@ from redis.asyncio import Redis
 if __package__ in (None, ""):  # run as a file (`make bench`): make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import fake_square_url, free_port, percentile, report
+from bench._common import ADDRESS, FAST_SIGNUPS, fake_square_url, free_port, percentile, report
 from packfinderz.kit import embedded
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,15 +67,6 @@ ALL_FAULTS = (
 ZERO_FAILURE_FAULTS = {"baseline", "rolling_restart", "worker_sigterm", "worker_sigkill", "soak"}
 OUTAGE_GRACE_SECONDS = 2.0
 STOCK = 1_000_000
-ADDRESS = {
-    "line1": "100 N Broadway Ave",
-    "city": "Oklahoma City",
-    "state": "OK",
-    "postal_code": "73102",
-    "country": "US",
-    "lat": 35.4676,
-    "lng": -97.5164,
-}
 MIX = (
     ("search", 0.30),
     ("quote", 0.15),
@@ -585,9 +576,7 @@ class Drill:
                 "PACKFINDERZ_METRICS_TOKEN": secrets.token_urlsafe(48),
                 "PACKFINDERZ_STORAGE_LOCAL_DIR": str(self.data / "storage"),
                 "PACKFINDERZ_PUBLIC_BASE_URL": "http://127.0.0.1",  # each api sets its own port
-                "PACKFINDERZ_AUTH_RATE_LIMIT_REGISTER_WINDOW": "0",
-                "PACKFINDERZ_ARGON_MEMORY_KB": "8192",
-                "PACKFINDERZ_ARGON_TIME": "1",
+                **FAST_SIGNUPS,
                 "PACKFINDERZ_JWT_EXPIRATION_MINUTES": "240",
                 "PACKFINDERZ_SHUTDOWN_DRAIN_SECONDS": str(self.config.drain_seconds),
                 # short enough that a message held by a killed worker is redelivered during the drill
