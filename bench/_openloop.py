@@ -220,8 +220,9 @@ async def offered_load(
     api_pid: int,
     pg_pid: int,
     seed: int,
+    first_index: int = 0,
 ) -> Run:
-    """Offer `rate` requests/s (Poisson) for `seconds`; each request i gets index i for the scenario."""
+    """Offer `rate` requests/s (Poisson) for `seconds`; request i gets the index first_index + i."""
     rng = random.Random(seed)
     schedule, t = [], rng.expovariate(rate)
     while t < seconds:
@@ -273,7 +274,7 @@ async def offered_load(
         delay = due - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(index, due)))
+        tasks.append(asyncio.create_task(one(first_index + index, due)))
     await asyncio.gather(*tasks)
     run.elapsed = time.perf_counter() - started
     run.api_cpu_s = tree_cpu(api_pid) - api_before
@@ -283,6 +284,11 @@ async def offered_load(
     for _, http in idle:
         http.close()
     return run
+
+
+# Each rate's requests take indexes [step * INDEXES_PER_RUN, ...): more than any run sends (400/s x 20 s).
+INDEXES_PER_RUN = 100_000
+WARM_UP_FIRST_INDEX = 10 * INDEXES_PER_RUN
 
 
 def capacity(runs: list[Run]) -> int:
@@ -322,6 +328,9 @@ async def sweep(
                 api_pid=api.process.pid,
                 pg_pid=pg_pid,
                 seed=seed + rate,
+                # Both sides get the same requests at a rate; each rate gets requests of its own (a
+                # cache is not handed the previous rate's draws again).
+                first_index=step * INDEXES_PER_RUN,
             )
             runs[api.name].append(run)
             summary = run.summary()

@@ -53,9 +53,11 @@ from bench._common import (
 )
 from bench._openloop import (
     BASELINE_REF,
+    INDEXES_PER_RUN,
     RATES,
     SECONDS,
     SHORT,
+    WARM_UP_FIRST_INDEX,
     Api,
     Run,
     baseline_checkout,
@@ -154,7 +156,7 @@ def zipf_picker(count: int, seed: int) -> list[int]:
     """A long sequence of indexes in [0, count) drawn with weight rank^-ZIPF_S (rank 1 = index 0)."""
     rng = random.Random(seed)
     weights = [1 / (rank**ZIPF_S) for rank in range(1, count + 1)]
-    return rng.choices(range(count), weights, k=200_000)
+    return rng.choices(range(count), weights, k=11 * INDEXES_PER_RUN)
 
 
 def search_figures(runs: dict[str, list[Run]]) -> dict[str, Any]:
@@ -209,7 +211,15 @@ async def search_scenario(pg: embedded.EmbeddedPostgres, redis_url: str, baselin
         pg_pid = postmaster_pid(pg.folder)
         for api in apis:  # a short warm-up (connections, statement caches), not measured
             await offered_load(
-                api.port, 25, 3, send, classify, api_pid=api.process.pid, pg_pid=pg_pid, seed=1
+                api.port,
+                25,
+                3,
+                send,
+                classify,
+                api_pid=api.process.pid,
+                pg_pid=pg_pid,
+                seed=1,
+                first_index=WARM_UP_FIRST_INDEX,
             )
         runs = await sweep(apis, send, classify, pg_pid=pg_pid, seed=SEED)
     finally:

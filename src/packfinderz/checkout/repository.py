@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Table, Update, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +18,7 @@ from packfinderz.models.catalog import InventoryItem, Product
 from packfinderz.models.orders import OrderLineItem, PaymentIntent, VendorOrder
 
 # Core tables for the bulk writes (no ORM bookkeeping on rows this request does not load).
+CARTS = cast(Table, CartRecord.__table__)
 VENDOR_ORDERS = cast(Table, VendorOrder.__table__)
 ORDER_LINES = cast(Table, OrderLineItem.__table__)
 INTENTS = cast(Table, PaymentIntent.__table__)
@@ -28,17 +30,21 @@ class LockedCart:
     fresh: bool  # valid_until >= now(), by the database clock
 
 
+# The checkout's reads are built once (building a statement costs more CPU than running it; issue #21).
+_LOCK_CART = (
+    select(CartRecord, (CartRecord.valid_until >= func.now()).label("fresh"))
+    .where(CartRecord.id == bindparam("cart_id"), CartRecord.buyer_store_id == bindparam("buyer_store_id"))
+    .with_for_update(of=CartRecord)
+    .execution_options(populate_existing=True)
+)
+
+
 async def lock_cart(
     session: AsyncSession, cart_id: uuid.UUID, buyer_store_id: uuid.UUID
 ) -> LockedCart | None:
     """The buyer's cart, locked FOR UPDATE (a concurrent checkout of it waits here); another's → None."""
     row = (
-        await session.execute(
-            select(CartRecord, (CartRecord.valid_until >= func.now()).label("fresh"))
-            .where(CartRecord.id == cart_id, CartRecord.buyer_store_id == buyer_store_id)
-            .with_for_update(of=CartRecord)
-            .execution_options(populate_existing=True)
-        )
+        await session.execute(_LOCK_CART, {"cart_id": cart_id, "buyer_store_id": buyer_store_id})
     ).one_or_none()
     return LockedCart(row[0], bool(row[1])) if row else None
 
@@ -69,37 +75,40 @@ class CartLine:
     available_qty: int = 0
 
 
+_OK_LINES = (
+    select(
+        CartItem,
+        Product.id.label("current_id"),
+        Product.is_active,
+        Product.moq,
+        Product.max_qty,
+        Product.title,
+        Product.sku,
+        Product.category,
+        Product.strain,
+        Product.classification,
+        CartVendorGroup.warnings,
+        CartVendorGroup.promo,
+        InventoryItem.available_qty,
+    )
+    .outerjoin(Product, Product.id == CartItem.product_id)
+    .outerjoin(InventoryItem, InventoryItem.product_id == Product.id)
+    .outerjoin(
+        CartVendorGroup,
+        and_(
+            CartVendorGroup.cart_id == CartItem.cart_id,
+            CartVendorGroup.vendor_store_id == CartItem.vendor_store_id,
+        ),
+    )
+    .where(CartItem.cart_id == bindparam("cart_id"), CartItem.status == "ok")
+    .order_by(CartItem.position)
+)
+
+
 async def ok_lines(session: AsyncSession, cart_id: uuid.UUID) -> list[CartLine]:
     """The cart's `ok` items in position order, with current product facts, group data and committed
     stock (for hot-SKU admission, read without locking the inventory rows): one statement."""
-    rows = await session.execute(
-        select(
-            CartItem,
-            Product.id.label("current_id"),
-            Product.is_active,
-            Product.moq,
-            Product.max_qty,
-            Product.title,
-            Product.sku,
-            Product.category,
-            Product.strain,
-            Product.classification,
-            CartVendorGroup.warnings,
-            CartVendorGroup.promo,
-            InventoryItem.available_qty,
-        )
-        .outerjoin(Product, Product.id == CartItem.product_id)
-        .outerjoin(InventoryItem, InventoryItem.product_id == Product.id)
-        .outerjoin(
-            CartVendorGroup,
-            and_(
-                CartVendorGroup.cart_id == CartItem.cart_id,
-                CartVendorGroup.vendor_store_id == CartItem.vendor_store_id,
-            ),
-        )
-        .where(CartItem.cart_id == cart_id, CartItem.status == "ok")
-        .order_by(CartItem.position)
-    )
+    rows = await session.execute(_OK_LINES, {"cart_id": cart_id})
     lines = []
     for row in rows:
         product = None
@@ -118,18 +127,20 @@ async def ok_lines(session: AsyncSession, cart_id: uuid.UUID) -> list[CartLine]:
     return lines
 
 
+_INSERT_ORDERS = (
+    pg_insert(VENDOR_ORDERS)
+    .on_conflict_do_nothing(index_elements=["checkout_group_id", "vendor_store_id"])
+    .returning(VENDOR_ORDERS.c.id, VENDOR_ORDERS.c.order_number)
+)
+
+
 async def insert_orders(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> dict[uuid.UUID, int]:
     """Insert the group's orders in one statement; returns the number of each order written.
 
     An order whose (checkout group, vendor) already exists (a concurrent conversion of the group) is not
     written and is missing from the answer: no savepoint round trips on every checkout for that case.
     """
-    result = await session.execute(
-        pg_insert(VENDOR_ORDERS)
-        .on_conflict_do_nothing(index_elements=["checkout_group_id", "vendor_store_id"])
-        .returning(VENDOR_ORDERS.c.id, VENDOR_ORDERS.c.order_number),
-        rows,
-    )
+    result = await session.execute(_INSERT_ORDERS, rows)
     return {row.id: row.order_number for row in result}
 
 
@@ -189,15 +200,29 @@ async def settle_intents(
         )
 
 
+@functools.cache
+def _convert_statement(columns: tuple[str, ...]) -> Update:
+    """The cart's conversion setting these columns (parameters `set_<column>` and `cart_id`), built once."""
+    return (
+        update(CARTS)
+        .where(CARTS.c.id == bindparam("cart_id"))
+        .values(
+            status="converted",
+            converted_at=func.now(),
+            updated_at=func.now(),
+            **{column: bindparam(f"set_{column}", type_=CARTS.c[column].type) for column in columns},
+        )
+        .returning(CARTS.c.converted_at)
+    )
+
+
 async def convert_cart(session: AsyncSession, cart_id: uuid.UUID, values: dict[str, Any]) -> datetime:
-    """Mark the cart converted with the checkout's details; returns converted_at."""
+    """Mark the cart converted with the checkout's details; returns converted_at.
+
+    On the Core table: nothing in the session needs refreshing (the result is built from the values)."""
+    statement = _convert_statement(tuple(sorted(values)))
     result = await session.execute(
-        update(CartRecord)
-        .where(CartRecord.id == cart_id)
-        .values(status="converted", converted_at=func.now(), updated_at=func.now(), **values)
-        .returning(CartRecord.converted_at)
-        # Nothing in the session needs refreshing: the result is built from the statement's values.
-        .execution_options(synchronize_session=False)
+        statement, {"cart_id": cart_id, **{f"set_{column}": value for column, value in values.items()}}
     )
     converted_at: datetime | None = result.scalar_one()
     assert converted_at is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -244,6 +245,13 @@ class MethodGuardMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self._table: list[_Operation] | None = None
+        # The operations matching a path, remembered for the most recent paths: a fixed path (search,
+        # cart, checkout) is matched against every template once, not on every request.
+        self._matching = functools.lru_cache(maxsize=4096)(self._match)
+
+    def _match(self, path: str) -> tuple[_Operation, ...]:
+        assert self._table is not None
+        return tuple(op for op in self._table if op.pattern.match(path))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -251,8 +259,7 @@ class MethodGuardMiddleware:
             return
         if self._table is None:
             self._table = _operations(scope["app"])
-        path = get_route_path(scope)
-        matches = [op for op in self._table if op.pattern.match(path)]
+        matches = self._matching(get_route_path(scope))
         method: str = scope["method"]
         if matches and not any("*" in op.methods for op in matches):
             fewest = min(op.params for op in matches)

@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypeVar
 
+import pydantic_core
 import structlog
 from fastapi import Header, Request, Response
 from prometheus_client import Counter
@@ -193,8 +194,15 @@ def idempotent(ttl: TTLClass = "default") -> Callable[[Endpoint], Endpoint]:
     return decorate
 
 
+# A body holding none of these byte strings has no secret field to null: it is stored as it is, with
+# no parse and re-encode (the api's own JSON never escapes the ASCII letters of a key).
+_SECRET_KEYS = tuple(f'"{name}"'.encode() for name in sorted(SECRET_FIELDS))
+
+
 def scrub(body: bytes) -> str:
     """The body to store: JSON with secret fields nulled at any depth (other bodies as text)."""
+    if not any(secret in body for secret in _SECRET_KEYS):
+        return body.decode("utf-8", errors="replace")
     try:
         value = json.loads(body)
     except ValueError:
@@ -222,7 +230,7 @@ async def _settle(claim: Claim, status: int, content_type: str | None, body: byt
             "content_type": content_type,
             "body": scrub(body),
         }
-        await claim.redis.set(claim.key, json.dumps(record, ensure_ascii=False), ex=claim.ttl)
+        await claim.redis.set(claim.key, pydantic_core.to_json(record), ex=claim.ttl)
         _outcome("stored", status=status)
     except RedisError as exc:
         # The response itself is fine; a retry will find the claim expired and run again.

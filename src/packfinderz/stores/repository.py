@@ -230,6 +230,24 @@ async def update_store(session: AsyncSession, store: Store, changes: dict[str, A
     return store
 
 
+_PARTIES = (
+    select(
+        Store,
+        select(
+            func.coalesce(
+                func.bool_or(or_(License.expiration_date.is_(None), License.expiration_date > func.now())),
+                true(),
+            )
+        )
+        .where(License.store_id == Store.id, License.status == "verified")
+        .scalar_subquery()
+        .label("licensed"),
+    )
+    .where(Store.id.in_(bindparam("store_ids", expanding=True)))
+    .execution_options(populate_existing=True)
+)
+
+
 async def parties(
     session: AsyncSession, store_ids: Collection[uuid.UUID]
 ) -> dict[uuid.UUID, tuple[Store, bool]]:
@@ -238,15 +256,5 @@ async def parties(
     A store whose verified licenses have all passed their expiration date is treated as unlicensed even
     before the daily lifecycle job marks them expired (its KYC status still says verified until then).
     """
-    current = or_(License.expiration_date.is_(None), License.expiration_date > func.now())
-    licensed = (
-        select(func.coalesce(func.bool_or(current), true()))
-        .where(License.store_id == Store.id, License.status == "verified")
-        .scalar_subquery()
-    )
-    rows = await session.execute(
-        select(Store, licensed.label("licensed"))
-        .where(Store.id.in_(list(store_ids)))
-        .execution_options(populate_existing=True)
-    )
+    rows = await session.execute(_PARTIES, {"store_ids": list(store_ids)})
     return {row[0].id: (row[0], bool(row[1])) for row in rows}

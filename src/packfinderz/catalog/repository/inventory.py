@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
+    Update,
     and_,
     bindparam,
     false,
@@ -109,27 +111,12 @@ class Reservation:
     went_low: list[uuid.UUID]
 
 
-async def _move_stock(
-    session: AsyncSession, quantities: Mapping[uuid.UUID, int], *, available: int, reserved: int
-) -> list[tuple[uuid.UUID, bool]]:
-    """Move each product's qty into or out of `available_qty` and `reserved_qty` (the signs: +1 adds it,
-    -1 takes it, 0 leaves the column) in one statement, whatever the number of products; returns
-    (moved product id, went low) rows.
-
-    The `locked` CTE takes the row locks in ascending product id (the house lock order): its rows come
-    out of a sort and are locked as they leave it, and the update touches a row only once it has been
-    joined to its locked CTE row, so whatever plan Postgres picks, locks are taken in that order. Both
-    the lock and the update are conditional (the column that decreases must hold qty, rechecked on the
-    newest row version after a lock wait): a product without it is neither locked nor moved instead of
-    going negative, never read-modify-write. A product "went low" when the move took its sellable stock
-    from above its low-stock threshold to at or below it.
-    """
-    ids = sorted(quantities)
-    if not ids:
-        return []
-    ids_param = bindparam("stock_ids", ids, type_=ARRAY(PgUUID()))
+@functools.cache
+def _move_statement(available: int, reserved: int) -> Update:
+    """`_move_stock`'s statement for one pair of signs, built once (parameters stock_ids, stock_qtys)."""
+    ids_param = bindparam("stock_ids", type_=ARRAY(PgUUID()))
     wanted = (
-        func.unnest(ids_param, bindparam("stock_qtys", [quantities[i] for i in ids], type_=ARRAY(Integer())))
+        func.unnest(ids_param, bindparam("stock_qtys", type_=ARRAY(Integer())))
         .table_valued("product_id", "qty")
         .render_derived(name="wanted", with_types=False)
     )
@@ -167,7 +154,7 @@ async def _move_stock(
         if available < 0
         else false()
     )
-    moved = await session.execute(
+    return (
         update(InventoryItem)
         .where(
             InventoryItem.product_id == locked.c.product_id,
@@ -176,6 +163,30 @@ async def _move_stock(
         )
         .values(values)
         .returning(InventoryItem.product_id, went_low)
+    )
+
+
+async def _move_stock(
+    session: AsyncSession, quantities: Mapping[uuid.UUID, int], *, available: int, reserved: int
+) -> list[tuple[uuid.UUID, bool]]:
+    """Move each product's qty into or out of `available_qty` and `reserved_qty` (the signs: +1 adds it,
+    -1 takes it, 0 leaves the column) in one statement, whatever the number of products; returns
+    (moved product id, went low) rows.
+
+    The `locked` CTE takes the row locks in ascending product id (the house lock order): its rows come
+    out of a sort and are locked as they leave it, and the update touches a row only once it has been
+    joined to its locked CTE row, so whatever plan Postgres picks, locks are taken in that order. Both
+    the lock and the update are conditional (the column that decreases must hold qty, rechecked on the
+    newest row version after a lock wait): a product without it is neither locked nor moved instead of
+    going negative, never read-modify-write. A product "went low" when the move took its sellable stock
+    from above its low-stock threshold to at or below it.
+    """
+    ids = sorted(quantities)
+    if not ids:
+        return []
+    moved = await session.execute(
+        _move_statement(available, reserved),
+        {"stock_ids": ids, "stock_qtys": [quantities[i] for i in ids]},
     )
     return [(row[0], bool(row[1])) for row in moved]
 
