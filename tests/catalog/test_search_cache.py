@@ -140,3 +140,43 @@ async def test_vendor_moving_out_of_reach_disappears(
     assert [i["id"] for i in (await cached_page(app, client, buyer))["items"]] == [product["id"]]
     await set_radius(db, vendor.store_id, 50_000)  # Tulsa is about 160 km away
     assert ids(await browse(client, buyer)) == []
+
+
+def counts(seen: list[str]) -> list[str]:
+    """The per-vendor count statements among `seen`."""
+    return [s for s in seen if "count(*)" in s and "GROUP BY" in s]
+
+
+async def test_totals_are_counted_per_vendor_once_and_follow_each_vendors_writes(
+    app: FastAPI, client: httpx.AsyncClient, db: Database
+) -> None:
+    """Buyers of one state share per-vendor counts (each kept under the vendor's catalog version): the
+    second buyer counts nothing the first one counted, and a write of one vendor recounts only it."""
+    statewide, local = await vendor_at(client, db, OKC), await vendor_at(client, db, OKC)
+    await set_radius(db, local.store_id, 50_000)
+    for _ in range(2):
+        await create_product(client, statewide, category="flower")
+    await create_product(client, local, category="flower")
+    near, far = await buyer_at(client, EDMOND), await buyer_at(client, TULSA)
+
+    with statements(app) as seen:
+        assert (await browse(client, near, category="flower")).json()["data"]["total"] == 3
+    assert len(counts(seen)) == 1  # both vendors, one statement
+    with statements(app) as seen:
+        assert (await browse(client, far, category="flower")).json()["data"]["total"] == 2
+    assert counts(seen) == []  # the statewide vendor's count came from the near buyer's request
+
+    await create_product(client, statewide, category="flower")  # bumps only that vendor's version
+    with statements(app) as seen:
+        assert (await browse(client, near, category="flower")).json()["data"]["total"] == 4
+    assert len(counts(seen)) == 1
+    with statements(app) as seen:
+        assert (await browse(client, far, category="flower")).json()["data"]["total"] == 3
+    assert counts(seen) == []
+
+    async with db.transaction() as session:  # a write outside the api: the version trigger covers it
+        await session.execute(
+            text("UPDATE products SET category = 'edible' WHERE store_id = :id"), {"id": local.store_id}
+        )
+    assert (await browse(client, near, category="flower")).json()["data"]["total"] == 3
+    assert (await browse(client, near, category="edible")).json()["data"]["total"] == 1

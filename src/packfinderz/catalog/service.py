@@ -514,20 +514,43 @@ def _page(
 
 
 async def _cached_total(
-    session: AsyncSession, redis: Redis, scope: Scope, request: ListRequest, versions: str
+    session: AsyncSession, redis: Redis, scope: Scope, request: ListRequest, vendors: Sequence[VisibleVendor]
 ) -> int:
-    """The filtered total, cached under the catalog versions of the counted vendors.
+    """The filtered total: the sum of per-vendor counts, each cached under its vendor's catalog version.
 
-    Every product write bumps its vendor's version (a trigger), so a cached figure is never served
-    after the write commits; the TTL only bounds memory.
+    Buyers of one state see overlapping vendor sets (each set depends on the buyer's position), so the
+    counts of one (state, filters) live in one Redis hash, a field per vendor holding `version:count`:
+    a buyer's total reuses every count another buyer already paid for, and only the vendors missing or
+    changed since are counted again, in one statement. Every product write bumps its vendor's version
+    (a trigger) and the version is read by this request's gate, so a count older than what the buyer
+    may see is never used; the TTL only bounds memory.
     """
-    digest = hashlib.sha256(f"{scope.state}|{request.filters.fingerprint()}|{versions}".encode()).hexdigest()
-    key = f"pf:catalog:total:{digest[:40]}"
-    cached = await _cache_get(redis, key)
-    if cached is not None:
-        return int(cached)
-    total = await search_repository.count(session, scope, request.filters)
-    await _cache_set(redis, key, str(total).encode(), TOTAL_CACHE_SECONDS)
+    digest = hashlib.sha256(f"{scope.state}|{request.filters.fingerprint()}".encode()).hexdigest()
+    key = f"pf:catalog:counts:{digest[:40]}"
+    try:
+        cached: list[bytes | str | None] = await redis.hmget(key, [str(v.id) for v in vendors])
+    except RedisError as exc:
+        log.warning("catalog.cache_unavailable", error=type(exc).__name__)
+        cached = [None] * len(vendors)
+    total, missing = 0, []
+    for vendor, raw in zip(vendors, cached, strict=True):
+        version, _, count = (raw.decode() if isinstance(raw, bytes) else raw or "").partition(":")
+        if version == str(vendor.version):
+            total += int(count)
+        else:
+            missing.append(vendor)
+    if missing:
+        counted = await search_repository.count_by_vendor(
+            session, Scope(state=scope.state, vendor_ids=[v.id for v in missing]), request.filters
+        )
+        total += sum(counted.values())
+        try:
+            async with redis.pipeline(transaction=False) as pipe:
+                pipe.hset(key, mapping={str(v.id): f"{v.version}:{counted[v.id]}" for v in missing})
+                pipe.expire(key, TOTAL_CACHE_SECONDS)
+                await pipe.execute()
+        except RedisError as exc:
+            log.warning("catalog.cache_unavailable", error=type(exc).__name__)
     return total
 
 
@@ -622,7 +645,7 @@ async def _buyer_page(
         return dict(_EMPTY_PAGE)
     scope = Scope(state=state, vendor_ids=[v.id for v in vendors], distances=[v.distance_m for v in vendors])
     rows = await search_repository.list_page(session, scope, request)
-    total = await _cached_total(session, redis, scope, request, _versions(vendors))
+    total = await _cached_total(session, redis, scope, request, vendors)
     return _page(rows, request, {v.id: v.distance_m for v in vendors}, total)
 
 

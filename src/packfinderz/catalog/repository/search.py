@@ -451,6 +451,21 @@ async def list_page(session: AsyncSession, scope: Scope, request: ListRequest) -
     return list(result.all())
 
 
+@functools.lru_cache(maxsize=256)
+def _count_by_vendor_statement(shape: _Shape) -> Select[Any]:
+    source = _source(shape)
+    store_id = source.columns["store_id"]
+    return select(store_id, func.count()).select_from(source.table).where(*source.where).group_by(store_id)
+
+
+async def count_by_vendor(session: AsyncSession, scope: Scope, filters: Filters) -> dict[uuid.UUID, int]:
+    """The filtered set's size per vendor of a buyer scope (0 for a vendor with no matching product)."""
+    shape = _shape(scope, filters)
+    rows = await session.execute(_count_by_vendor_statement(shape), _params(scope, filters))
+    found = {row[0]: int(row[1]) for row in rows}
+    return {vendor_id: found.get(vendor_id, 0) for vendor_id in scope.vendor_ids}
+
+
 async def count(session: AsyncSession, scope: Scope, filters: Filters) -> int:
     """Size of the whole filtered set."""
     result = await session.execute(_count_statement(_shape(scope, filters)), _params(scope, filters))
