@@ -13,6 +13,7 @@ from sqlalchemy import func, select, text
 from packfinderz.kit.db import Database
 from packfinderz.models import Store, User
 from tests.fixtures.factories import idem, register_body, register_buyer, unique_email
+from tests.fixtures.logs import LogCapture
 
 REGISTER = "/api/v1/auth/register"
 INVITE = "/api/v1/stores/me/users/invite"
@@ -229,3 +230,14 @@ async def test_redis_down_on_lookup_is_503(make_client: Any, db: Database) -> No
     assert response.status_code == 503
     assert response.json()["error"]["details"] == {"dependency": "redis"}
     assert await count(db, User) == 0
+
+
+async def test_the_access_line_carries_the_outcome(client: httpx.AsyncClient, logs: LogCapture) -> None:
+    body = register_body()
+    for _ in range(2):  # stored, then replayed
+        await client.post(REGISTER, json=body, headers=idem("o-1"))
+    await client.post(REGISTER, json={**body, "company_name": "Other"}, headers=idem("o-1"))  # reused
+    await client.get("/health/live")
+    lines = [e for e in logs.events("request.complete") if e["route"] == REGISTER]
+    assert [line.get("idempotency_outcome") for line in lines] == ["stored", "replayed", "reused"]
+    assert logs.events("idempotency.outcome") == []  # no line of its own

@@ -27,6 +27,7 @@ from packfinderz.kit.errors import (
     error_body,
     render,
 )
+from packfinderz.kit.idempotency import OUTCOME_KEY
 
 log = structlog.get_logger("http")
 
@@ -131,7 +132,7 @@ class RequestContextMiddleware:
             (b"x-request-id", request_id.encode()),
             (b"x-packfinderz-env", self.env.encode()),
         ]
-        (log.debug if quiet else log.info)("request.start", method=method, path=path)
+        log.debug("request.start", method=method, path=path)  # the access line is request.complete
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -174,7 +175,9 @@ class RequestContextMiddleware:
             status = status_holder["status"]
             HTTP_REQUESTS.labels(method, route, str(status)).inc()
             HTTP_DURATION.labels(method, route).observe(duration)
-            auth = scope.get("state", {}).get("auth_context") or {}
+            state = scope.get("state", {})
+            auth = state.get("auth_context") or {}
+            outcome = state.get(OUTCOME_KEY)
             (log.debug if quiet else log.info)(
                 "request.complete",
                 method=method,
@@ -184,6 +187,7 @@ class RequestContextMiddleware:
                 duration_ms=round(duration * 1000, 2),
                 client_ip=client_ip(scope, self.trusted_proxy_hops, self.trusted_proxy_networks),
                 **auth,
+                **({"idempotency_outcome": outcome} if outcome else {}),
             )
             structlog.contextvars.unbind_contextvars("request_id")
             request_id_var.reset(token)

@@ -53,6 +53,7 @@ MAX_KEY_LENGTH = 255
 # Never stored, so never replayed: a replay answers them as null (identity.md §4).
 SECRET_FIELDS = frozenset({"access_token", "refresh_token", "temporary_password"})
 STATE_KEY = "idempotency"
+OUTCOME_KEY = "idempotency_outcome"
 
 IDEMPOTENCY_OUTCOMES = Counter(
     "packfinderz_idempotency_outcomes_total", "Idempotency-Key outcomes", ["outcome"]
@@ -103,9 +104,10 @@ def validate_key(raw: str) -> str:
     return key
 
 
-def _outcome(outcome: str, **fields: Any) -> None:
+def _outcome(scope: Scope, outcome: str) -> None:
+    """Count the outcome; the access line of the request (`request.complete`) carries it."""
     IDEMPOTENCY_OUTCOMES.labels(outcome).inc()
-    log.info("idempotency.outcome", idempotency_outcome=outcome, **fields)
+    scope.setdefault("state", {})[OUTCOME_KEY] = outcome
 
 
 async def claim_or_replay(request: Request, raw_key: str, ttl: TTLClass) -> Response | None:
@@ -139,13 +141,13 @@ async def claim_or_replay(request: Request, raw_key: str, ttl: TTLClass) -> Resp
     except RedisError:
         raise DependencyError("redis") from None
     if record.get("fingerprint") != print_:
-        _outcome("reused", route=route)
+        _outcome(request.scope, "reused")
         raise IdempotencyKeyReused(details={"key": key})
     if record.get("state") != "done":
-        _outcome("in_progress", route=route)
+        _outcome(request.scope, "in_progress")
         wait = max(math.ceil(pttl / 1000), 1) if pttl > 0 else 1
         raise IdempotencyInProgress(details={"retry_after_seconds": wait}, headers={"Retry-After": str(wait)})
-    _outcome("replayed", route=route)
+    _outcome(request.scope, "replayed")
     return Response(
         content=str(record.get("body") or ""),
         status_code=int(record["status"]),
@@ -218,7 +220,7 @@ def scrub(body: bytes) -> str:
     return json.dumps(clean(value), ensure_ascii=False, separators=(",", ":"))
 
 
-async def _settle(claim: Claim, status: int, content_type: str | None, body: bytes) -> None:
+async def _settle(scope: Scope, claim: Claim, status: int, content_type: str | None, body: bytes) -> None:
     try:
         if status >= 500:
             await claim.redis.delete(claim.key)
@@ -231,7 +233,7 @@ async def _settle(claim: Claim, status: int, content_type: str | None, body: byt
             "body": scrub(body),
         }
         await claim.redis.set(claim.key, pydantic_core.to_json(record), ex=claim.ttl)
-        _outcome("stored", status=status)
+        _outcome(scope, "stored")
     except RedisError as exc:
         # The response itself is fine; a retry will find the claim expired and run again.
         log.error("idempotency.store_failed", error=type(exc).__name__)
@@ -256,23 +258,23 @@ class IdempotencyMiddleware:
                 return
             slot.chunks.append(message)
             if message["type"] == "http.response.body" and not message.get("more_body", False):
-                await self._finish(slot, send)
+                await self._finish(scope, slot, send)
 
         try:
             await self.app(scope, receive, capture)
         except BaseException:
             if slot.claim is not None:
-                await _settle(slot.claim, 500, None, b"")
+                await _settle(scope, slot.claim, 500, None, b"")
             raise
 
     @staticmethod
-    async def _finish(slot: _Slot, send: Send) -> None:
+    async def _finish(scope: Scope, slot: _Slot, send: Send) -> None:
         claim, slot.claim = slot.claim, None
         assert claim is not None
         start = slot.chunks[0]
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in start.get("headers", [])}
         body = b"".join(m.get("body", b"") for m in slot.chunks[1:])
-        await _settle(claim, int(start["status"]), headers.get("content-type"), body)
+        await _settle(scope, claim, int(start["status"]), headers.get("content-type"), body)
         for message in slot.chunks:
             await send(message)
         slot.chunks.clear()
