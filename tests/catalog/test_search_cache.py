@@ -180,3 +180,8 @@ async def test_totals_are_counted_per_vendor_once_and_follow_each_vendors_writes
         )
     assert (await browse(client, near, category="flower")).json()["data"]["total"] == 3
     assert (await browse(client, near, category="edible")).json()["data"]["total"] == 1
+    # text search counts over its materialized matches, per vendor too
+    assert (await browse(client, near, q="dream")).json()["data"]["total"] == 4
+    with statements(app) as seen:
+        assert (await browse(client, far, q="dream")).json()["data"]["total"] == 3
+    assert counts(seen) == []
