@@ -7,9 +7,9 @@ import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, delete, func, literal, select, text, true
+from sqlalchemy import and_, bindparam, delete, func, literal, select, text, true
 from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningInsert
@@ -21,7 +21,6 @@ from packfinderz.models.identity import Store
 from packfinderz.models.media import READABLE_STATUSES, Media
 
 QUOTE_VALIDITY = timedelta(minutes=15)
-CARTS = cast(Table, CartRecord.__table__)
 
 
 @dataclass(frozen=True)
@@ -122,7 +121,7 @@ def _upsert_statement(columns: tuple[str, ...]) -> ReturningInsert[CartRecord]:
         statement.values(
             buyer_store_id=bindparam("buyer_store_id"),
             valid_until=valid_until,
-            **{column: bindparam(f"set_{column}", type_=CARTS.c[column].type) for column in columns},
+            **{column: bindparam(f"set_{column}") for column in columns},
         )
         .on_conflict_do_update(
             index_elements=[CartRecord.buyer_store_id],

@@ -210,7 +210,7 @@ def _convert_statement(columns: tuple[str, ...]) -> Update:
             status="converted",
             converted_at=func.now(),
             updated_at=func.now(),
-            **{column: bindparam(f"set_{column}", type_=CARTS.c[column].type) for column in columns},
+            **{column: bindparam(f"set_{column}") for column in columns},
         )
         .returning(CARTS.c.converted_at)
     )
