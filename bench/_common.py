@@ -14,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tests.fixtures.factories import DEFAULT_ADDRESS
+
 ROOT = Path(__file__).resolve().parents[1]
 # Where the benches keep their embedded Postgres/Redis and seeded catalogs: BENCH_DATA (shared between
 # worktrees so a 1M-product catalog is seeded once), default .packfinderz/bench in this checkout.
@@ -69,17 +71,10 @@ def fake_square_url() -> str:
     return _FAKE_SQUARE_URL[0]
 
 
-# The address every bench store signs up with, and the settings that make seeding sign-ups cheap: the
-# benches register many buyers from one address (no register limit) and hash passwords fast.
-ADDRESS = {
-    "line1": "100 N Broadway Ave",
-    "city": "Oklahoma City",
-    "state": "OK",
-    "postal_code": "73102",
-    "country": "US",
-    "lat": 35.4676,
-    "lng": -97.5164,
-}
+# The address every bench store signs up with (the tests' default one), and the settings that make
+# seeding sign-ups cheap: the benches register many buyers from one address (no register limit) and
+# hash passwords fast.
+ADDRESS = DEFAULT_ADDRESS
 FAST_SIGNUPS = {
     "PACKFINDERZ_AUTH_RATE_LIMIT_REGISTER_WINDOW": "0",
     "PACKFINDERZ_ARGON_MEMORY_KB": "8192",

@@ -19,16 +19,7 @@ ORDER_DETAIL: dict[str, Any] = {
         "fulfillment_status": "pending",
         "shipping_status": "pending",
         "currency": "USD",
-        "shipping_address": {
-            "lat": 39.7508,
-            "lng": -104.9966,
-            "city": "Denver",
-            "line1": "1 Main St",
-            "line2": None,
-            "state": "CO",
-            "country": "US",
-            "postal_code": "80202",
-        },
+        "shipping_address": ADDRESS_EXAMPLE,  # the buyer's own address (the checkout's default)
         "payment_method": "cash",
         "shipping_line": None,
         "warnings": [],
